@@ -1,0 +1,309 @@
+//! `Client`: the Rust API of one handle. The C ABI (src/ffi) is a thin layer
+//! over it, and the command-line tool uses it directly.
+
+use crate::buffer::Buffer;
+use crate::config::Config;
+use crate::event::{self, AcceptedEvent};
+use crate::queue::{Item, Pushed, Queue};
+use crate::report::Reporter;
+use crate::result::ResultCode;
+use crate::shared::{Progress, Shared};
+use crate::stats::{Counters, Stats};
+use crate::transport::{self, Interrupter};
+use crate::worker::Worker;
+use parking_lot::Mutex;
+use serde_json::value::RawValue;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// After the shutdown deadline, how long to wait for the worker to notice the
+/// abort (its socket is shut down under it) before leaving it detached.
+const ABORT_GRACE: Duration = Duration::from_millis(250);
+
+/// One logging handle: an in-memory queue, a SQLite buffer and a worker thread.
+/// `Client` is `Send + Sync`: share it (e.g. in an `Arc`) between threads.
+pub struct Client {
+    shared: Option<Arc<Shared>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    max_event_bytes: usize,
+    fork_generation: u64,
+}
+
+impl Client {
+    /// Creates a handle from a JSON configuration (python-logstash-async's option names).
+    pub fn from_json(config_json: &[u8]) -> Result<Client, String> {
+        Client::new(Config::from_json(config_json)?)
+    }
+
+    /// Creates a handle: opens the buffer, loads TLS material and starts the
+    /// worker. Blocks for that file I/O only; never for the network.
+    pub fn new(config: Config) -> Result<Client, String> {
+        let fork_generation = crate::sys::fork_generation();
+        if !config.enable {
+            return Ok(Client {
+                shared: None,
+                worker: Mutex::new(None),
+                max_event_bytes: config.max_event_bytes,
+                fork_generation,
+            });
+        }
+        let counters = Counters::default();
+        let reporter = Reporter::new(config.stderr_errors);
+        let buffer = match &config.database_path {
+            None => Buffer::in_memory()?,
+            Some(path) => match Buffer::open_file(path) {
+                Ok((buffer, report)) => {
+                    if let Some(aside) = report.moved_aside {
+                        let message = format!(
+                            "database {} was corrupt: moved aside to {} and started afresh",
+                            path.display(),
+                            aside.display()
+                        );
+                        counters.set_error(&message);
+                        Counters::add(&counters.database_errors, 1);
+                        reporter.report("database", &message);
+                    }
+                    buffer
+                }
+                Err(e) if e.contains("in use by another") => return Err(e),
+                Err(e) => {
+                    // An unwritable or missing location must not stop the host
+                    // program: buffer in memory, and say so.
+                    let message = format!("{e}; buffering in memory instead");
+                    counters.set_error(&message);
+                    Counters::add(&counters.database_errors, 1);
+                    reporter.report("database", &message);
+                    Buffer::in_memory()?
+                }
+            },
+        };
+        let interrupter = Interrupter::default();
+        let transport = transport::build(&config, interrupter.clone())?;
+        let shared = Arc::new(Shared {
+            queue: Queue::new(
+                config.max_queue_events,
+                config.queued_events_flush_count,
+                config.overflow_policy,
+                config.block_timeout,
+            ),
+            counters,
+            reporter,
+            progress: Mutex::new(Progress {
+                durable: buffer.is_durable(),
+                ..Progress::default()
+            }),
+            progress_cv: Default::default(),
+            stop: Default::default(),
+            abort: Default::default(),
+            interrupter,
+        });
+        let max_event_bytes = config.max_event_bytes;
+        let program = crate::sys::program_name();
+        let worker = Worker::new(shared.clone(), config, buffer, transport);
+        let handle = std::thread::Builder::new()
+            .name("logstash-async".into())
+            .spawn(move || worker.run(program))
+            .map_err(|e| format!("cannot start the worker thread: {e}"))?;
+        Ok(Client {
+            shared: Some(shared),
+            worker: Mutex::new(Some(handle)),
+            max_event_bytes,
+            fork_generation,
+        })
+    }
+
+    fn check_fork(&self) -> Result<(), ResultCode> {
+        if crate::sys::fork_generation() != self.fork_generation {
+            return Err(ResultCode::LOGSTASH_ASYNC_FORKED);
+        }
+        Ok(())
+    }
+
+    /// Accepts one event (a JSON object). Validates and copies it, then
+    /// returns; never waits for the network, the disk or the worker (unless
+    /// the overflow policy is "block").
+    pub fn emit_json(&self, event_json: &[u8]) -> Result<(), ResultCode> {
+        self.check_fork()?;
+        if let Err(code) = event::validate(event_json, self.max_event_bytes) {
+            if let Some(shared) = &self.shared {
+                Counters::add(&shared.counters.rejected, 1);
+            }
+            return Err(code);
+        }
+        let Some(shared) = &self.shared else {
+            return Ok(()); // enable=false: accept and discard
+        };
+        let event = AcceptedEvent {
+            unix_ms: crate::sys::now_unix_ms(),
+            thread_name: crate::sys::current_thread_name(),
+            json: event_json.into(),
+        };
+        match shared.queue.push_event(event) {
+            Ok(Pushed::Accepted(_)) => {
+                Counters::add(&shared.counters.emitted, 1);
+                Ok(())
+            }
+            Ok(Pushed::AcceptedEvicting(_, _)) => {
+                Counters::add(&shared.counters.emitted, 1);
+                Ok(())
+            }
+            Err(code) => {
+                if code == ResultCode::LOGSTASH_ASYNC_QUEUE_FULL {
+                    Counters::add(&shared.counters.dropped_queue_full, 1);
+                }
+                Err(code)
+            }
+        }
+    }
+
+    /// Logs a message with a level (Python's names: DEBUG, INFO, WARNING,
+    /// ERROR, CRITICAL; `None` = INFO) and an optional logger name.
+    pub fn log(&self, level: Option<&str>, logger_name: Option<&str>, message: &str) -> Result<(), ResultCode> {
+        let mut event = serde_json::Map::with_capacity(3);
+        event.insert("level".into(), level.unwrap_or("INFO").into());
+        if let Some(name) = logger_name {
+            event.insert("logger_name".into(), name.into());
+        }
+        event.insert("message".into(), message.into());
+        let json = serde_json::to_vec(&event).map_err(|_| ResultCode::LOGSTASH_ASYNC_INTERNAL_ERROR)?;
+        self.emit_json(&json)
+    }
+
+    /// Adds (or with `None` removes) an extra field for every event emitted
+    /// after this call. `value_json` is any JSON value.
+    pub fn set_extra(&self, key: &str, value_json: Option<&[u8]>) -> Result<(), ResultCode> {
+        self.check_fork()?;
+        if key.is_empty() {
+            return Err(ResultCode::LOGSTASH_ASYNC_INVALID_ARGUMENT);
+        }
+        let value = match value_json {
+            None => None,
+            Some(bytes) => {
+                let text = std::str::from_utf8(bytes).map_err(|_| ResultCode::LOGSTASH_ASYNC_INVALID_UTF8)?;
+                Some(
+                    RawValue::from_string(text.trim().to_owned())
+                        .map_err(|_| ResultCode::LOGSTASH_ASYNC_INVALID_JSON)?,
+                )
+            }
+        };
+        match &self.shared {
+            None => Ok(()),
+            Some(shared) => shared.queue.push_control(Item::SetExtra(key.to_owned(), value)),
+        }
+    }
+
+    /// Waits until every event accepted before the call is delivered.
+    /// `Err(TIMEOUT)` if the timeout passes first; `Err(STORED_NOT_SENT)` when
+    /// they are all safe in the database file but the transport is failing.
+    pub fn flush(&self, timeout: Duration) -> Result<(), ResultCode> {
+        self.check_fork()?;
+        let Some(shared) = &self.shared else { return Ok(()) };
+        let deadline = Instant::now() + timeout;
+        let target = shared.queue.accepted_seq();
+        let failures_before;
+        {
+            let mut p = shared.progress.lock();
+            if p.completed_seq >= target {
+                return Ok(());
+            }
+            p.flush_waiters += 1;
+            p.flush_kick = true;
+            failures_before = p.failures;
+        }
+        shared.queue.wake();
+        let mut p = shared.progress.lock();
+        let result = loop {
+            if p.completed_seq >= target {
+                break Ok(());
+            }
+            if p.durable && p.failing && p.failures > failures_before && p.persisted_seq >= target {
+                break Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT);
+            }
+            if p.worker_done {
+                break Err(ResultCode::LOGSTASH_ASYNC_SHUTTING_DOWN);
+            }
+            if shared.progress_cv.wait_until(&mut p, deadline).timed_out() {
+                break if p.completed_seq >= target {
+                    Ok(())
+                } else {
+                    Err(ResultCode::LOGSTASH_ASYNC_TIMEOUT)
+                };
+            }
+        };
+        p.flush_waiters -= 1;
+        result
+    }
+
+    /// Delivers what it can within `timeout`, stops the worker and releases
+    /// the buffer. Undelivered events stay in a database file for the next
+    /// handle that opens it. Idempotent: later calls return Ok.
+    pub fn shutdown(&self, timeout: Duration) -> Result<(), ResultCode> {
+        let Some(shared) = &self.shared else { return Ok(()) };
+        let Some(worker) = self.worker.lock().take() else {
+            return Ok(());
+        };
+        if crate::sys::fork_generation() != self.fork_generation {
+            // The worker thread does not exist in a forked child; the
+            // parent's buffer is the parent's. Leave it all alone.
+            std::mem::forget(worker);
+            return Err(ResultCode::LOGSTASH_ASYNC_FORKED);
+        }
+        let deadline = Instant::now() + timeout;
+        let target = shared.queue.accepted_seq();
+        shared.progress.lock().stop_deadline = Some(deadline);
+        shared.stop.store(true, Ordering::Release);
+        shared.queue.close();
+
+        let mut p = shared.progress.lock();
+        let hard_deadline = deadline + ABORT_GRACE;
+        while !p.worker_done {
+            if Instant::now() >= deadline {
+                // Too late: abort, and unblock a send stuck in the kernel.
+                shared.abort.store(true, Ordering::Release);
+                shared.interrupter.interrupt();
+                shared.queue.wake();
+            }
+            let until = if Instant::now() >= deadline { hard_deadline } else { deadline };
+            if shared.progress_cv.wait_until(&mut p, until).timed_out() && Instant::now() >= hard_deadline {
+                break;
+            }
+        }
+        let done = p.worker_done;
+        let result = if p.completed_seq >= target {
+            Ok(())
+        } else if p.durable {
+            Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT)
+        } else {
+            Err(ResultCode::LOGSTASH_ASYNC_TIMEOUT)
+        };
+        drop(p);
+        if done {
+            let _ = worker.join();
+        }
+        // Otherwise the worker is left detached: it owns everything it uses
+        // (an Arc of the shared state) and exits at its next check.
+        result
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        match &self.shared {
+            None => Stats::default(),
+            Some(shared) => shared.counters.snapshot(shared.queue.len() as u64),
+        }
+    }
+
+    /// True once shutdown has started.
+    pub fn is_shut_down(&self) -> bool {
+        self.shared.as_ref().is_some_and(|s| s.stopping())
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // A Rust owner that forgot shutdown still gets a bounded, clean stop.
+        let _ = self.shutdown(Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,8 @@
+//! The C ABI. Everything here is a thin, defensive layer over [`crate::Client`]:
+//! every pointer is checked, every export runs inside a panic boundary, and
+//! nothing but result codes and documented pointers crosses to C.
+
+mod api;
+mod boundary;
+
+pub use api::*;

@@ -1,0 +1,120 @@
+//! Transports: how a chunk of formatted events leaves the process.
+//!
+//! Every method runs on the worker thread only. A transport owns its connection
+//! and re-establishes it on the next send after an error; the worker owns the
+//! retry policy (backoff) and the bookkeeping of which rows may be deleted.
+
+pub mod tcp;
+pub mod tls;
+pub mod udp;
+
+use crate::buffer::Chunk;
+use crate::config::{Config, TransportKind};
+use std::time::Instant;
+
+/// What a successful send means for the chunk's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// Delivered now: the rows can be deleted. `rejected` events of the chunk
+    /// could never be delivered (e.g. larger than a datagram) and are counted as dropped.
+    Delivered { rejected: u32 },
+    /// Written, but delivery is confirmed later by `confirmed_through`
+    /// (plain TCP has no acknowledgements; see tcp.rs). The ticket orders writes.
+    Written { ticket: u64 },
+}
+
+/// A failed send or confirmation. The connection is closed; unconfirmed
+/// writes are void and must be sent again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendError {
+    pub message: String,
+    /// Events at the start of the chunk known to be delivered despite the error.
+    pub delivered_prefix: u32,
+}
+
+impl SendError {
+    pub fn new(message: impl Into<String>) -> SendError {
+        SendError {
+            message: message.into(),
+            delivered_prefix: 0,
+        }
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+pub trait Transport: Send {
+    /// Sends one chunk (connecting first if needed).
+    fn send(&mut self, chunk: &Chunk) -> Result<Sent, SendError>;
+
+    /// The highest ticket whose write is now known delivered (0 = none). An
+    /// error means the connection died and unconfirmed writes are void.
+    fn confirmed_through(&mut self, _now: Instant) -> Result<u64, SendError> {
+        Ok(u64::MAX)
+    }
+
+    /// True while written data waits for confirmation (the worker then polls).
+    fn awaiting_confirmation(&self) -> bool {
+        false
+    }
+
+    /// Closes gracefully before `deadline`, making sure the peer got what was
+    /// written. Returns the highest ticket known delivered.
+    fn close(&mut self, deadline: Instant) -> u64;
+}
+
+/// Lets another thread unblock a worker stuck in a socket call (shutdown with a
+/// timeout): the transport registers its current descriptor, and `interrupt`
+/// calls shutdown(2) on it. The mutex keeps the descriptor from being closed
+/// and reused between the two.
+#[derive(Clone, Default)]
+pub struct Interrupter(std::sync::Arc<parking_lot::Mutex<Option<std::os::unix::io::RawFd>>>);
+
+impl Interrupter {
+    pub fn register(&self, fd: std::os::unix::io::RawFd) {
+        *self.0.lock() = Some(fd);
+    }
+
+    /// Runs `close` (which closes the registered descriptor) under the lock.
+    pub fn clear_while<T>(&self, close: impl FnOnce() -> T) -> T {
+        let mut slot = self.0.lock();
+        *slot = None;
+        close()
+    }
+
+    pub fn interrupt(&self) {
+        if let Some(fd) = *self.0.lock() {
+            // SAFETY: the descriptor is registered, so it is open and ours.
+            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        }
+    }
+}
+
+/// Builds the configured transport. TLS material is loaded here, on the
+/// caller's thread inside create, so a bad file fails create with its name.
+pub fn build(config: &Config, interrupter: Interrupter) -> Result<Box<dyn Transport>, String> {
+    match config.transport {
+        TransportKind::Tcp => {
+            let tls = if config.tls.enable {
+                Some(tls::TlsSettings::load(&config.tls, &config.host)?)
+            } else {
+                None
+            };
+            Ok(Box::new(tcp::TcpTransport::new(
+                config.host.clone(),
+                config.port,
+                config.socket_timeout,
+                tls,
+                interrupter,
+            )))
+        }
+        TransportKind::Udp => Ok(Box::new(udp::UdpTransport::new(
+            config.host.clone(),
+            config.port,
+        ))),
+    }
+}

@@ -1,0 +1,626 @@
+//! The worker: one background thread per handle, the only place with I/O.
+//!
+//! Each turn of its loop: take everything from the in-memory queue, format it
+//! and store it in SQLite in one transaction (group commit); confirm earlier
+//! writes; enforce the buffer's limits; then, when a batch is due, send the
+//! oldest rows and delete them once delivered. It sleeps on a timer or until
+//! woken, never spins, and survives every error it meets.
+
+use crate::buffer::{Buffer, Chunk};
+use crate::config::{Config, OverflowPolicy};
+use crate::event::Formatter;
+use crate::queue::{Drained, Item};
+use crate::shared::Shared;
+use crate::stats::Counters;
+use crate::transport::{SendError, Sent, Transport};
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Largest chunk the worker builds, in bytes (an event larger than this gets a
+/// chunk of its own).
+const MAX_CHUNK_BYTES: usize = 1 << 20;
+/// Chunks fetched from SQLite per query while sending.
+const FETCH_CHUNKS: usize = 64;
+/// How long one send turn may run before the queue is looked at again, so a
+/// long backlog never starves ingestion (and memory stays bounded).
+const SEND_TURN: Duration = Duration::from_millis(50);
+/// How often written-but-unconfirmed TCP data is re-checked.
+const CONFIRM_POLL: Duration = Duration::from_millis(20);
+
+/// A chunk written to the transport, awaiting confirmation.
+struct InFlight {
+    chunk_id: i64,
+    events: u32,
+    ticket: u64,
+}
+
+/// Exponential backoff with full jitter, capped.
+struct Backoff {
+    initial: Duration,
+    max: Duration,
+    current: Duration,
+    seed: u64,
+}
+
+impl Backoff {
+    fn new(initial: Duration, max: Duration) -> Backoff {
+        let seed = crate::sys::now_unix_ms() as u64 ^ u64::from(std::process::id()) << 32;
+        Backoff {
+            initial,
+            max,
+            current: initial,
+            seed: seed | 1,
+        }
+    }
+
+    /// The next delay: uniform in [current/2, current], then current doubles.
+    fn next_delay(&mut self) -> Duration {
+        // xorshift64: jitter needs no cryptographic quality.
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        let frac = (self.seed % 1000) as f64 / 1000.0;
+        let delay = self.current.mul_f64(0.5 + 0.5 * frac);
+        self.current = (self.current * 2).min(self.max);
+        delay
+    }
+
+    fn reset(&mut self) {
+        self.current = self.initial;
+    }
+}
+
+pub struct Worker {
+    shared: Arc<Shared>,
+    config: Config,
+    buffer: Buffer,
+    transport: Box<dyn Transport>,
+    formatter: Formatter,
+    /// Chunks of this session not yet delivered: (chunk id, seq of its first event).
+    session_chunks: VecDeque<(i64, u64)>,
+    /// Every event with a seq up to this one has been stored or dropped.
+    assigned_seq: u64,
+    inflight: VecDeque<InFlight>,
+    /// Highest chunk id handed to the transport (sent or in flight).
+    sent_through_id: i64,
+    /// Events in the buffer (delivered rows excluded) and their bytes.
+    buffered_events: u64,
+    buffered_bytes: u64,
+    /// When the oldest not-yet-sent event was stored (for the flush interval).
+    pending_since: Option<Instant>,
+    next_attempt: Instant,
+    next_ingest: Instant,
+    next_expiry: Instant,
+    failing: bool,
+    backoff: Backoff,
+    spare: Vec<Item>,
+}
+
+impl Worker {
+    pub fn new(shared: Arc<Shared>, config: Config, buffer: Buffer, transport: Box<dyn Transport>) -> Worker {
+        let now = Instant::now();
+        Worker {
+            backoff: Backoff::new(config.backoff_initial, config.backoff_max),
+            formatter: Formatter::new(&config, "", ""),
+            shared,
+            config,
+            buffer,
+            transport,
+            session_chunks: VecDeque::new(),
+            assigned_seq: 0,
+            inflight: VecDeque::new(),
+            sent_through_id: 0,
+            buffered_events: 0,
+            buffered_bytes: 0,
+            pending_since: None,
+            next_attempt: now,
+            next_ingest: now,
+            next_expiry: now,
+            failing: false,
+            spare: Vec::new(),
+        }
+    }
+
+    pub fn run(mut self, program: String) {
+        // Host lookups (FQDN) may block on DNS: done here, never in create or emit.
+        let host = if self.config.fqdn {
+            crate::sys::fqdn()
+        } else {
+            crate::sys::hostname()
+        };
+        self.formatter = Formatter::new(&self.config, &host, &program);
+        match self.buffer.totals() {
+            Ok(t) => {
+                self.buffered_events = t.events;
+                self.buffered_bytes = t.bytes;
+                if t.events > 0 {
+                    // Rows left by an earlier process: send them without waiting.
+                    self.pending_since = Some(Instant::now() - self.config.queued_events_flush_interval);
+                }
+            }
+            Err(e) => self.database_error("read the buffer", &e),
+        }
+        self.publish_buffered();
+
+        loop {
+            let now = Instant::now();
+            let stopping = self.shared.stop.load(Ordering::Acquire);
+            if self.shared.abort.load(Ordering::Acquire) {
+                break;
+            }
+            if stopping || now >= self.next_ingest || !self.shared.queue.is_empty() {
+                self.ingest();
+                self.next_ingest = Instant::now() + self.config.queue_check_interval;
+            }
+            if now >= self.next_expiry {
+                self.expire();
+                self.next_expiry = now + Duration::from_secs(1);
+            }
+            self.confirm(now);
+            let flush_wanted = self.shared.take_flush_kick();
+            if flush_wanted {
+                self.next_attempt = self.next_attempt.min(now);
+            }
+            if self.send_due(now, stopping) && now >= self.next_attempt {
+                self.send_turn();
+            }
+            if stopping {
+                let deadline = self.shared.stop_deadline();
+                let done = self.session_done();
+                if done || Instant::now() >= deadline {
+                    self.finish(deadline);
+                    return;
+                }
+            }
+            self.sleep(stopping);
+        }
+        self.finish(Instant::now());
+    }
+
+    /// Moves everything queued into the buffer, formatted, in one transaction.
+    fn ingest(&mut self) {
+        let Drained {
+            mut items,
+            last_seq,
+            evicted,
+        } = self.shared.queue.drain(std::mem::take(&mut self.spare));
+        Counters::add(&self.shared.counters.dropped_oldest, evicted);
+        let event_count = items.iter().filter(|i| matches!(i, Item::Event(_))).count() as u64;
+        let mut seq = last_seq.saturating_sub(event_count);
+        let mut chunks: Vec<(Vec<u8>, u32, i64)> = Vec::new();
+        let mut chunk_seqs: Vec<u64> = Vec::new();
+        let mut current: (Vec<u8>, u32, i64) = (Vec::new(), 0, 0);
+        for item in items.drain(..) {
+            match item {
+                Item::SetExtra(key, value) => self.formatter.set_extra(key, value),
+                Item::Event(ev) => {
+                    seq += 1;
+                    let before = current.0.len();
+                    match self.formatter.format(&ev, &mut current.0) {
+                        Ok(()) => {
+                            current.0.push(b'\n');
+                            current.1 += 1;
+                            current.2 = current.2.max(ev.unix_ms);
+                        }
+                        Err(e) => {
+                            current.0.truncate(before);
+                            Counters::add(&self.shared.counters.dropped_undeliverable, 1);
+                            self.shared.counters.set_error(&format!("format: {e}"));
+                        }
+                    }
+                    if current.1 as usize >= self.config.queued_events_batch_size
+                        || current.0.len() >= MAX_CHUNK_BYTES
+                    {
+                        chunks.push(std::mem::take(&mut current));
+                        chunk_seqs.push(seq);
+                    }
+                }
+            }
+        }
+        self.spare = items;
+        if current.1 > 0 {
+            chunks.push(current);
+            chunk_seqs.push(seq);
+        }
+        self.apply_database_limits(&mut chunks, &mut chunk_seqs);
+        if !chunks.is_empty() {
+            let ids = self.store(&chunks);
+            for (i, (lines, count, _)) in chunks.iter().enumerate() {
+                let Some(id) = ids.get(i) else { break };
+                let first_seq = if i == 0 { self.assigned_seq + 1 } else { chunk_seqs[i - 1] + 1 };
+                self.session_chunks.push_back((*id, first_seq));
+                self.buffered_events += u64::from(*count);
+                self.buffered_bytes += lines.len() as u64;
+            }
+            if !ids.is_empty() && self.pending_since.is_none() {
+                self.pending_since = Some(Instant::now());
+            }
+            self.publish_buffered();
+        }
+        // Events up to last_seq that made no chunk (evicted, unformattable,
+        // over a limit) are done as soon as everything stored before them is.
+        self.assigned_seq = self.assigned_seq.max(last_seq);
+        self.update_completion();
+        if self.buffer.is_durable() {
+            self.shared.progress.lock().persisted_seq = last_seq;
+            self.shared.progress_cv.notify_all();
+        }
+    }
+
+    /// Flush progress: every event before the oldest undelivered chunk of this
+    /// session is done (delivered, or dropped and counted).
+    fn update_completion(&self) {
+        let done = match self.session_chunks.front() {
+            Some((_, first_seq)) => first_seq - 1,
+            None => self.assigned_seq,
+        };
+        self.shared.complete_through(done);
+    }
+
+    /// Inserts chunks; on a database error (disk full, unwritable file) the
+    /// handle goes on with an in-memory buffer rather than losing the events.
+    fn store(&mut self, chunks: &[(Vec<u8>, u32, i64)]) -> Vec<i64> {
+        match self.buffer.insert(chunks) {
+            Ok(ids) => ids,
+            Err(e) => {
+                self.database_error("store events", &e);
+                if self.buffer.is_durable() {
+                    self.fall_back_to_memory();
+                    if let Ok(ids) = self.buffer.insert(chunks) {
+                        return ids;
+                    }
+                }
+                let lost: u64 = chunks.iter().map(|c| u64::from(c.1)).sum();
+                Counters::add(&self.shared.counters.dropped_database_full, lost);
+                Vec::new()
+            }
+        }
+    }
+
+    fn fall_back_to_memory(&mut self) {
+        let Ok(memory) = Buffer::in_memory() else { return };
+        let path = self.buffer.path().map(|p| p.display().to_string()).unwrap_or_default();
+        self.shared.reporter.report(
+            "database",
+            &format!("database {path} is not writable: buffering in memory from now on (rows already in the file stay there for the next start)"),
+        );
+        self.buffer = memory;
+        // Ids of the old file mean nothing in the new buffer: the chunks stored
+        // there stay pending for this session (flush reports them undelivered)
+        // under ids no new row can have.
+        for chunk in &mut self.session_chunks {
+            chunk.0 = -chunk.0.abs();
+        }
+        self.inflight.clear();
+        self.sent_through_id = 0;
+        self.buffered_events = 0;
+        self.buffered_bytes = 0;
+        self.shared.progress.lock().durable = false;
+    }
+
+    fn apply_database_limits(&mut self, chunks: &mut Vec<(Vec<u8>, u32, i64)>, seqs: &mut Vec<u64>) {
+        let (max_events, max_bytes) = (self.config.max_database_events, self.config.max_database_bytes);
+        if max_events.is_none() && max_bytes.is_none() {
+            return;
+        }
+        let incoming_events: u64 = chunks.iter().map(|c| u64::from(c.1)).sum();
+        let incoming_bytes: u64 = chunks.iter().map(|c| c.0.len() as u64).sum();
+        let over = |events: u64, bytes: u64| {
+            max_events.is_some_and(|m| events > m) || max_bytes.is_some_and(|m| bytes > m)
+        };
+        if !over(self.buffered_events + incoming_events, self.buffered_bytes + incoming_bytes) {
+            return;
+        }
+        if self.config.overflow_policy == OverflowPolicy::DropOldest {
+            // Evict the oldest rows not in flight until the new ones fit.
+            while over(self.buffered_events + incoming_events, self.buffered_bytes + incoming_bytes) {
+                let Ok(mut oldest) = self.buffer.fetch_after(self.sent_through_id, 1) else { break };
+                let Some(victim) = oldest.pop() else { break };
+                if let Err(e) = self.buffer.delete(&[victim.id]) {
+                    self.database_error("evict old events", &e);
+                    break;
+                }
+                Counters::add(&self.shared.counters.dropped_oldest, u64::from(victim.count));
+                self.forget_chunk(victim.id, u64::from(victim.count), victim.lines.len() as u64);
+            }
+            if !over(self.buffered_events + incoming_events, self.buffered_bytes + incoming_bytes) {
+                return;
+            }
+        }
+        // drop_newest / block (the worker never blocks): refuse what does not fit.
+        while !chunks.is_empty()
+            && over(
+                self.buffered_events + chunks.iter().map(|c| u64::from(c.1)).sum::<u64>(),
+                self.buffered_bytes + chunks.iter().map(|c| c.0.len() as u64).sum::<u64>(),
+            )
+        {
+            let (_, count, _) = chunks.pop().expect("not empty");
+            seqs.pop();
+            Counters::add(&self.shared.counters.dropped_database_full, u64::from(count));
+        }
+    }
+
+    /// Bookkeeping for a chunk removed without delivery (evicted or expired).
+    fn forget_chunk(&mut self, id: i64, events: u64, bytes: u64) {
+        self.buffered_events = self.buffered_events.saturating_sub(events);
+        self.buffered_bytes = self.buffered_bytes.saturating_sub(bytes);
+        self.finish_chunks(&[id]);
+    }
+
+    fn expire(&mut self) {
+        let Some(ttl) = self.config.event_ttl else { return };
+        let cutoff = crate::sys::now_unix_ms() - ttl.as_millis() as i64;
+        // Never expire rows that are in flight: their fate is the transport's.
+        let limit = self.inflight.front().map(|f| f.chunk_id);
+        let victims = match self.buffer.fetch_after(0, 1024) {
+            Ok(chunks) => chunks
+                .into_iter()
+                .filter(|c| c.newest_ms < cutoff && limit.map_or(true, |l| c.id < l))
+                .filter(|c| self.inflight.iter().all(|f| f.chunk_id != c.id))
+                .collect::<Vec<_>>(),
+            Err(e) => {
+                self.database_error("expire events", &e);
+                return;
+            }
+        };
+        if victims.is_empty() {
+            return;
+        }
+        let ids: Vec<i64> = victims.iter().map(|c| c.id).collect();
+        if let Err(e) = self.buffer.delete(&ids) {
+            self.database_error("expire events", &e);
+            return;
+        }
+        for c in &victims {
+            Counters::add(&self.shared.counters.expired, u64::from(c.count));
+            self.forget_chunk(c.id, u64::from(c.count), c.lines.len() as u64);
+        }
+        self.publish_buffered();
+    }
+
+    fn send_due(&self, now: Instant, stopping: bool) -> bool {
+        let unsent = self.buffered_events > self.inflight_events();
+        if !unsent {
+            return false;
+        }
+        stopping
+            || self.shared.flush_pending()
+            || self.buffered_events - self.inflight_events() >= self.config.queued_events_flush_count as u64
+            || self
+                .pending_since
+                .is_some_and(|t| now.duration_since(t) >= self.config.queued_events_flush_interval)
+    }
+
+    fn inflight_events(&self) -> u64 {
+        self.inflight.iter().map(|f| u64::from(f.events)).sum()
+    }
+
+    /// Sends the oldest unsent chunks for up to SEND_TURN.
+    fn send_turn(&mut self) {
+        let started = Instant::now();
+        let mut delivered: Vec<(i64, u64, u64)> = Vec::new();
+        let mut outcome: Result<(), (SendError, Chunk)> = Ok(());
+        'turn: while started.elapsed() < SEND_TURN {
+            let chunks = match self.buffer.fetch_after(self.sent_through_id, FETCH_CHUNKS) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.database_error("read events to send", &e);
+                    break;
+                }
+            };
+            if chunks.is_empty() {
+                break;
+            }
+            for chunk in chunks {
+                match self.transport.send(&chunk) {
+                    Ok(sent) => {
+                        self.sent_through_id = chunk.id;
+                        match sent {
+                            Sent::Delivered { rejected } => {
+                                Counters::add(&self.shared.counters.dropped_undeliverable, u64::from(rejected));
+                                Counters::add(
+                                    &self.shared.counters.sent,
+                                    u64::from(chunk.count.saturating_sub(rejected)),
+                                );
+                                delivered.push((chunk.id, u64::from(chunk.count), chunk.lines.len() as u64));
+                            }
+                            Sent::Written { ticket } => self.inflight.push_back(InFlight {
+                                chunk_id: chunk.id,
+                                events: chunk.count,
+                                ticket,
+                            }),
+                        }
+                    }
+                    Err(e) => {
+                        outcome = Err((e, chunk));
+                        break 'turn;
+                    }
+                }
+                if started.elapsed() >= SEND_TURN {
+                    break 'turn;
+                }
+            }
+        }
+        self.delete_delivered(&delivered);
+        match outcome {
+            Ok(()) => self.succeeded(),
+            Err((e, chunk)) => {
+                if e.delivered_prefix > 0 {
+                    self.keep_undelivered_tail(&chunk, e.delivered_prefix);
+                }
+                self.failed(&e);
+            }
+        }
+        self.pending_since = (self.buffered_events > self.inflight_events()).then(Instant::now);
+    }
+
+    /// After a partial delivery: the chunk keeps only the events not yet delivered.
+    fn keep_undelivered_tail(&mut self, chunk: &Chunk, delivered: u32) {
+        let mut tail = Vec::new();
+        let mut count = 0u32;
+        for event in chunk.events().skip(delivered as usize) {
+            tail.extend_from_slice(event);
+            tail.push(b'\n');
+            count += 1;
+        }
+        if let Err(e) = self.buffer.replace(chunk.id, &tail, count) {
+            self.database_error("record a partial delivery", &e);
+            return;
+        }
+        Counters::add(&self.shared.counters.sent, u64::from(delivered));
+        self.buffered_events = self.buffered_events.saturating_sub(u64::from(delivered));
+        self.buffered_bytes = self
+            .buffered_bytes
+            .saturating_sub((chunk.lines.len() - tail.len()) as u64);
+        self.publish_buffered();
+    }
+
+    fn confirm(&mut self, now: Instant) {
+        if self.inflight.is_empty() {
+            return;
+        }
+        match self.transport.confirmed_through(now) {
+            Ok(ticket) => self.confirm_through(ticket),
+            Err(e) => self.failed(&e),
+        }
+    }
+
+    fn confirm_through(&mut self, ticket: u64) {
+        let mut done = Vec::new();
+        while self.inflight.front().is_some_and(|f| f.ticket <= ticket) {
+            let f = self.inflight.pop_front().expect("checked");
+            Counters::add(&self.shared.counters.sent, u64::from(f.events));
+            done.push((f.chunk_id, u64::from(f.events), 0));
+        }
+        self.delete_delivered(&done);
+    }
+
+    fn delete_delivered(&mut self, chunks: &[(i64, u64, u64)]) {
+        if chunks.is_empty() {
+            return;
+        }
+        let ids: Vec<i64> = chunks.iter().map(|c| c.0).collect();
+        if let Err(e) = self.buffer.delete(&ids) {
+            // The rows stay and would be sent again by the next process: report it.
+            self.database_error("delete delivered events", &e);
+        }
+        for (_, events, _) in chunks {
+            self.buffered_events = self.buffered_events.saturating_sub(*events);
+        }
+        if self.buffered_events == 0 {
+            self.buffered_bytes = 0;
+        }
+        self.finish_chunks(&ids);
+        self.publish_buffered();
+    }
+
+    /// Marks chunks handled and advances the flush progress.
+    fn finish_chunks(&mut self, ids: &[i64]) {
+        self.session_chunks.retain(|(id, _)| !ids.contains(id));
+        self.update_completion();
+    }
+
+    fn succeeded(&mut self) {
+        if self.failing {
+            self.failing = false;
+            self.shared.set_failing(false);
+        }
+        self.backoff.reset();
+    }
+
+    /// A send or confirmation failed: unconfirmed writes are void, and the
+    /// next attempt waits for the backoff.
+    fn failed(&mut self, e: &SendError) {
+        if let Some(first) = self.inflight.front() {
+            self.sent_through_id = first.chunk_id - 1;
+            Counters::add(&self.shared.counters.resent, self.inflight_events());
+        } else {
+            // Retry the chunk that failed (and everything after it).
+            self.sent_through_id = self
+                .buffer
+                .fetch_after(0, 1)
+                .ok()
+                .and_then(|c| c.first().map(|c| c.id - 1))
+                .unwrap_or(0);
+        }
+        self.inflight.clear();
+        Counters::add(&self.shared.counters.send_errors, 1);
+        self.shared.counters.set_error(&e.message);
+        let delay = self.backoff.next_delay();
+        self.shared.reporter.report(
+            "send",
+            &format!("cannot deliver events: {e}; events stay buffered, retrying in {:.1}s", delay.as_secs_f64()),
+        );
+        self.next_attempt = Instant::now() + delay;
+        if !self.failing {
+            self.failing = true;
+        }
+        self.shared.set_failing(true);
+    }
+
+    fn database_error(&self, what: &str, e: &rusqlite::Error) {
+        Counters::add(&self.shared.counters.database_errors, 1);
+        let message = format!("database: cannot {what}: {e}");
+        self.shared.counters.set_error(&message);
+        self.shared.reporter.report("database", &message);
+    }
+
+    fn publish_buffered(&self) {
+        self.shared
+            .counters
+            .buffered
+            .store(self.buffered_events, Ordering::Relaxed);
+    }
+
+    fn session_done(&self) -> bool {
+        self.shared.queue.is_empty() && self.session_chunks.is_empty()
+    }
+
+    fn sleep(&mut self, stopping: bool) {
+        let now = Instant::now();
+        let mut wake = self.next_ingest;
+        if !self.inflight.is_empty() {
+            wake = wake.min(now + CONFIRM_POLL);
+        }
+        if self.buffered_events > self.inflight_events() {
+            let due = if self.failing {
+                self.next_attempt
+            } else if stopping || self.shared.flush_pending() {
+                self.next_attempt.max(now)
+            } else {
+                match self.pending_since {
+                    Some(t) if self.buffered_events - self.inflight_events() < self.config.queued_events_flush_count as u64 => {
+                        t + self.config.queued_events_flush_interval
+                    }
+                    _ => now,
+                }
+            };
+            wake = wake.min(due.max(self.next_attempt));
+        }
+        if self.config.event_ttl.is_some() && self.buffered_events > 0 {
+            wake = wake.min(self.next_expiry);
+        }
+        if stopping {
+            wake = wake.min(self.shared.stop_deadline());
+        }
+        if wake > now {
+            self.shared.queue.wait(wake);
+        }
+    }
+
+    /// Closes the transport within the deadline and records what it confirmed.
+    fn finish(&mut self, deadline: Instant) {
+        self.ingest();
+        let ticket = self.transport.close(deadline.max(Instant::now()));
+        self.confirm_through(ticket);
+        self.inflight.clear();
+        if !self.buffer.is_durable() {
+            // An in-memory buffer dies with the handle: count what it held.
+            let lost = self.buffer.totals().map(|t| t.events).unwrap_or(self.buffered_events);
+            Counters::add(&self.shared.counters.dropped_at_shutdown, lost);
+        }
+        self.shared.worker_finished();
+    }
+}
