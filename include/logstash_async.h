@@ -144,6 +144,10 @@ extern "C" {
  * by fork(), calls on an inherited handle return LOGSTASH_ASYNC_FORKED and
  * events are never sent twice; create a new handle in the child (with its own
  * `database_path` when a file is used).
+ *
+ * # Safety
+ * `config_json` is NULL or a NUL-terminated string; `error_buf` is NULL or
+ * writable for `error_buf_len` bytes.
  */
 struct logstash_async_handle *logstash_async_create(const char *config_json,
                                                     char *error_buf,
@@ -168,6 +172,9 @@ struct logstash_async_handle *logstash_async_create(const char *config_json,
  * LOGSTASH_ASYNC_SHUTTING_DOWN, LOGSTASH_ASYNC_FORKED.
  *
  * Thread-safety: safe to call from any number of threads at once.
+ *
+ * # Safety
+ * `h` is NULL or a live handle; `event_json` is NULL or readable for `len` bytes.
  */
 ResultCode logstash_async_emit_json(struct logstash_async_handle *h,
                                     const char *event_json,
@@ -180,6 +187,9 @@ ResultCode logstash_async_emit_json(struct logstash_async_handle *h,
  * `message`. All are NUL-terminated UTF-8, only read during the call.
  *
  * Same cost, errors and thread-safety as `logstash_async_emit_json`.
+ *
+ * # Safety
+ * `h` is NULL or a live handle; each string is NULL or NUL-terminated.
  */
 ResultCode logstash_async_log(struct logstash_async_handle *h,
                               const char *level,
@@ -197,6 +207,9 @@ ResultCode logstash_async_log(struct logstash_async_handle *h,
  * Errors: LOGSTASH_ASYNC_NULL_ARGUMENT (h or key), LOGSTASH_ASYNC_INVALID_ARGUMENT
  * (empty key), LOGSTASH_ASYNC_INVALID_UTF8, LOGSTASH_ASYNC_INVALID_JSON.
  * Thread-safety: safe from any thread. Never blocks on I/O.
+ *
+ * # Safety
+ * `h` is NULL or a live handle; `key` and `value_json` are NULL or NUL-terminated.
  */
 ResultCode logstash_async_set_extra(struct logstash_async_handle *h,
                                     const char *key,
@@ -214,6 +227,9 @@ ResultCode logstash_async_set_extra(struct logstash_async_handle *h,
  *
  * Blocking: yes, up to `timeout_ms`. Thread-safety: safe from any thread,
  * concurrently with emits (events emitted during the flush are not waited for).
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
  */
 ResultCode logstash_async_flush(struct logstash_async_handle *h, uint32_t timeout_ms);
 
@@ -233,6 +249,9 @@ ResultCode logstash_async_flush(struct logstash_async_handle *h, uint32_t timeou
  * need be). Thread-safety: must not race any other call on the same handle;
  * call it once, after the threads using the handle are done. In a forked
  * child it frees nothing of the parent's and returns LOGSTASH_ASYNC_FORKED.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, not used by any other thread during or after the call.
  */
 ResultCode logstash_async_shutdown(struct logstash_async_handle *h, uint32_t timeout_ms);
 
@@ -245,6 +264,10 @@ ResultCode logstash_async_shutdown(struct logstash_async_handle *h, uint32_t tim
  * Returns LOGSTASH_ASYNC_OK, LOGSTASH_ASYNC_BUFFER_TOO_SMALL (nothing useful
  * written: call again with `*out_len + 1` bytes), LOGSTASH_ASYNC_NULL_ARGUMENT.
  * Thread-safety: safe from any thread. Never blocks on I/O.
+ *
+ * # Safety
+ * `h` is NULL or a live handle; `buf` is NULL or writable for `buf_len`
+ * bytes; `out_len` is NULL or writable.
  */
 ResultCode logstash_async_stats_json(struct logstash_async_handle *h,
                                      char *buf,

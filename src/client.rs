@@ -160,14 +160,20 @@ impl Client {
 
     /// Logs a message with a level (Python's names: DEBUG, INFO, WARNING,
     /// ERROR, CRITICAL; `None` = INFO) and an optional logger name.
-    pub fn log(&self, level: Option<&str>, logger_name: Option<&str>, message: &str) -> Result<(), ResultCode> {
+    pub fn log(
+        &self,
+        level: Option<&str>,
+        logger_name: Option<&str>,
+        message: &str,
+    ) -> Result<(), ResultCode> {
         let mut event = serde_json::Map::with_capacity(3);
         event.insert("level".into(), level.unwrap_or("INFO").into());
         if let Some(name) = logger_name {
             event.insert("logger_name".into(), name.into());
         }
         event.insert("message".into(), message.into());
-        let json = serde_json::to_vec(&event).map_err(|_| ResultCode::LOGSTASH_ASYNC_INTERNAL_ERROR)?;
+        let json =
+            serde_json::to_vec(&event).map_err(|_| ResultCode::LOGSTASH_ASYNC_INTERNAL_ERROR)?;
         self.emit_json(&json)
     }
 
@@ -181,7 +187,8 @@ impl Client {
         let value = match value_json {
             None => None,
             Some(bytes) => {
-                let text = std::str::from_utf8(bytes).map_err(|_| ResultCode::LOGSTASH_ASYNC_INVALID_UTF8)?;
+                let text = std::str::from_utf8(bytes)
+                    .map_err(|_| ResultCode::LOGSTASH_ASYNC_INVALID_UTF8)?;
                 Some(
                     RawValue::from_string(text.trim().to_owned())
                         .map_err(|_| ResultCode::LOGSTASH_ASYNC_INVALID_JSON)?,
@@ -190,7 +197,9 @@ impl Client {
         };
         match &self.shared {
             None => Ok(()),
-            Some(shared) => shared.queue.push_control(Item::SetExtra(key.to_owned(), value)),
+            Some(shared) => shared
+                .queue
+                .push_control(Item::SetExtra(key.to_owned(), value)),
         }
     }
 
@@ -199,7 +208,9 @@ impl Client {
     /// they are all safe in the database file but the transport is failing.
     pub fn flush(&self, timeout: Duration) -> Result<(), ResultCode> {
         self.check_fork()?;
-        let Some(shared) = &self.shared else { return Ok(()) };
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
         let deadline = Instant::now() + timeout;
         let target = shared.queue.accepted_seq();
         let failures_before;
@@ -240,7 +251,9 @@ impl Client {
     /// the buffer. Undelivered events stay in a database file for the next
     /// handle that opens it. Idempotent: later calls return Ok.
     pub fn shutdown(&self, timeout: Duration) -> Result<(), ResultCode> {
-        let Some(shared) = &self.shared else { return Ok(()) };
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
         let Some(worker) = self.worker.lock().take() else {
             return Ok(());
         };
@@ -265,8 +278,14 @@ impl Client {
                 shared.interrupter.interrupt();
                 shared.queue.wake();
             }
-            let until = if Instant::now() >= deadline { hard_deadline } else { deadline };
-            if shared.progress_cv.wait_until(&mut p, until).timed_out() && Instant::now() >= hard_deadline {
+            let until = if Instant::now() >= deadline {
+                hard_deadline
+            } else {
+                deadline
+            };
+            if shared.progress_cv.wait_until(&mut p, until).timed_out()
+                && Instant::now() >= hard_deadline
+            {
                 break;
             }
         }

@@ -131,7 +131,9 @@ impl Config {
     /// Parses an already decoded configuration object.
     pub fn from_map(map: &Map<String, Value>) -> Result<Config, String> {
         let host = match map.get("host") {
-            None | Some(Value::Null) => return Err("host: required (a host name or IP address)".into()),
+            None | Some(Value::Null) => {
+                return Err("host: required (a host name or IP address)".into())
+            }
             Some(Value::String(s)) if s.trim().is_empty() => {
                 return Err("host: must not be empty".into())
             }
@@ -334,8 +336,13 @@ fn int_in(key: &str, v: &Value, min: i64, max: i64) -> Result<i64, String> {
 fn seconds(key: &str, v: &Value, min: f64, max: f64) -> Result<Duration, String> {
     match v.as_f64() {
         Some(s) if s.is_finite() && s >= min && s <= max => Ok(Duration::from_secs_f64(s)),
-        Some(s) => Err(format!("{key}: {s} seconds is out of range ({min}..={max})")),
-        None => Err(format!("{key}: expected a number of seconds, got {}", kind(v))),
+        Some(s) => Err(format!(
+            "{key}: {s} seconds is out of range ({min}..={max})"
+        )),
+        None => Err(format!(
+            "{key}: expected a number of seconds, got {}",
+            kind(v)
+        )),
     }
 }
 
@@ -390,7 +397,9 @@ mod tests {
         assert!(err(r#"{"host":"h","extra":[1]}"#).starts_with("extra:"));
         assert!(err(r#"{"host":"h","certfile":"/x"}"#).starts_with("keyfile: required"));
         assert!(err(r#"{"host":"h","keyfile":"/x"}"#).starts_with("certfile: required"));
-        assert!(err(r#"{"host":"h","transport":"udp","ssl_enable":true}"#).starts_with("ssl_enable:"));
+        assert!(
+            err(r#"{"host":"h","transport":"udp","ssl_enable":true}"#).starts_with("ssl_enable:")
+        );
         assert!(err(r#"{"host":"h","overflow_policy":"x"}"#).starts_with("overflow_policy:"));
         assert!(err(r#"{"host":"h","database_path":""}"#).starts_with("database_path:"));
     }

@@ -363,7 +363,10 @@ mod tests {
         let mut out = Vec::new();
         f.format(&ev, &mut out).unwrap();
         let v: Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["extra"], json!({"a":1,"b":2,"c":3,"thread_name":"m","logstash_async_version":crate::VERSION}));
+        assert_eq!(
+            v["extra"],
+            json!({"a":1,"b":2,"c":3,"thread_name":"m","logstash_async_version":crate::VERSION})
+        );
         f.set_extra("b".into(), None);
         out.clear();
         f.format(&ev, &mut out).unwrap();
@@ -397,11 +400,23 @@ mod tests {
         assert_eq!(validate(b"\"s\"", 10), Err(LOGSTASH_ASYNC_NOT_AN_OBJECT));
         assert_eq!(validate(b"{\"a\":", 10), Err(LOGSTASH_ASYNC_INVALID_JSON));
         assert_eq!(validate(b"", 10), Err(LOGSTASH_ASYNC_INVALID_JSON));
-        assert_eq!(validate(b"{\"a\":\"\xff\"}", 10), Err(LOGSTASH_ASYNC_INVALID_UTF8));
-        assert_eq!(validate(b"{\"a\":\"\0\"}", 10), Err(LOGSTASH_ASYNC_INVALID_JSON));
-        assert_eq!(validate(b"{\"a\":1}", 3), Err(LOGSTASH_ASYNC_EVENT_TOO_LARGE));
+        assert_eq!(
+            validate(b"{\"a\":\"\xff\"}", 10),
+            Err(LOGSTASH_ASYNC_INVALID_UTF8)
+        );
+        assert_eq!(
+            validate(b"{\"a\":\"\0\"}", 10),
+            Err(LOGSTASH_ASYNC_INVALID_JSON)
+        );
+        assert_eq!(
+            validate(b"{\"a\":1}", 3),
+            Err(LOGSTASH_ASYNC_EVENT_TOO_LARGE)
+        );
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(validate(deep.as_bytes(), usize::MAX), Err(LOGSTASH_ASYNC_INVALID_JSON));
+        assert_eq!(
+            validate(deep.as_bytes(), usize::MAX),
+            Err(LOGSTASH_ASYNC_INVALID_JSON)
+        );
         let ok = format!("{{\"a\":{}{}}}", "[".repeat(127), "]".repeat(127));
         assert_eq!(validate(ok.as_bytes(), usize::MAX), Ok(()));
         assert_eq!(nesting_depth(br#"{"a":"[[[{{\"]]"}"#), 1);

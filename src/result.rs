@@ -87,7 +87,9 @@ impl logstash_async_result {
             }
             LOGSTASH_ASYNC_SHUTTING_DOWN => "the handle is shutting down\0",
             LOGSTASH_ASYNC_INVALID_ARGUMENT => "invalid argument\0",
-            LOGSTASH_ASYNC_FORKED => "the handle was created before fork(); create a new one in the child\0",
+            LOGSTASH_ASYNC_FORKED => {
+                "the handle was created before fork(); create a new one in the child\0"
+            }
             LOGSTASH_ASYNC_BUFFER_TOO_SMALL => "the output buffer is too small\0",
             LOGSTASH_ASYNC_INTERNAL_ERROR => "internal error\0",
         }

@@ -134,10 +134,7 @@ pub fn format_timestamp(unix_ms: i64, out: &mut Vec<u8>) {
     let (y, m, d) = civil_from_days(days);
     let (hh, mm, ss) = (sod / 3600, (sod % 3600) / 60, sod % 60);
     use std::io::Write;
-    let _ = write!(
-        out,
-        "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{ms:03}Z"
-    );
+    let _ = write!(out, "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{ms:03}Z");
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).

@@ -15,8 +15,17 @@ mod tests {
 
     #[test]
     fn version_constants_match_cargo_toml() {
-        assert_eq!(LOGSTASH_ASYNC_VERSION_MAJOR.to_string(), env!("CARGO_PKG_VERSION_MAJOR"));
-        assert_eq!(LOGSTASH_ASYNC_VERSION_MINOR.to_string(), env!("CARGO_PKG_VERSION_MINOR"));
-        assert_eq!(LOGSTASH_ASYNC_VERSION_PATCH.to_string(), env!("CARGO_PKG_VERSION_PATCH"));
+        assert_eq!(
+            LOGSTASH_ASYNC_VERSION_MAJOR.to_string(),
+            env!("CARGO_PKG_VERSION_MAJOR")
+        );
+        assert_eq!(
+            LOGSTASH_ASYNC_VERSION_MINOR.to_string(),
+            env!("CARGO_PKG_VERSION_MINOR")
+        );
+        assert_eq!(
+            LOGSTASH_ASYNC_VERSION_PATCH.to_string(),
+            env!("CARGO_PKG_VERSION_PATCH")
+        );
     }
 }

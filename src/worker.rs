@@ -99,7 +99,12 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(shared: Arc<Shared>, config: Config, buffer: Buffer, transport: Box<dyn Transport>) -> Worker {
+    pub fn new(
+        shared: Arc<Shared>,
+        config: Config,
+        buffer: Buffer,
+        transport: Box<dyn Transport>,
+    ) -> Worker {
         let now = Instant::now();
         Worker {
             backoff: Backoff::new(config.backoff_initial, config.backoff_max),
@@ -137,7 +142,8 @@ impl Worker {
                 self.buffered_bytes = t.bytes;
                 if t.events > 0 {
                     // Rows left by an earlier process: send them without waiting.
-                    self.pending_since = Some(Instant::now() - self.config.queued_events_flush_interval);
+                    self.pending_since =
+                        Some(Instant::now() - self.config.queued_events_flush_interval);
                 }
             }
             Err(e) => self.database_error("read the buffer", &e),
@@ -229,7 +235,11 @@ impl Worker {
             let ids = self.store(&chunks);
             for (i, (lines, count, _)) in chunks.iter().enumerate() {
                 let Some(id) = ids.get(i) else { break };
-                let first_seq = if i == 0 { self.assigned_seq + 1 } else { chunk_seqs[i - 1] + 1 };
+                let first_seq = if i == 0 {
+                    self.assigned_seq + 1
+                } else {
+                    chunk_seqs[i - 1] + 1
+                };
                 self.session_chunks.push_back((*id, first_seq));
                 self.buffered_events += u64::from(*count);
                 self.buffered_bytes += lines.len() as u64;
@@ -280,8 +290,14 @@ impl Worker {
     }
 
     fn fall_back_to_memory(&mut self) {
-        let Ok(memory) = Buffer::in_memory() else { return };
-        let path = self.buffer.path().map(|p| p.display().to_string()).unwrap_or_default();
+        let Ok(memory) = Buffer::in_memory() else {
+            return;
+        };
+        let path = self
+            .buffer
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         self.shared.reporter.report(
             "database",
             &format!("database {path} is not writable: buffering in memory from now on (rows already in the file stay there for the next start)"),
@@ -300,8 +316,15 @@ impl Worker {
         self.shared.progress.lock().durable = false;
     }
 
-    fn apply_database_limits(&mut self, chunks: &mut Vec<(Vec<u8>, u32, i64)>, seqs: &mut Vec<u64>) {
-        let (max_events, max_bytes) = (self.config.max_database_events, self.config.max_database_bytes);
+    fn apply_database_limits(
+        &mut self,
+        chunks: &mut Vec<(Vec<u8>, u32, i64)>,
+        seqs: &mut Vec<u64>,
+    ) {
+        let (max_events, max_bytes) = (
+            self.config.max_database_events,
+            self.config.max_database_bytes,
+        );
         if max_events.is_none() && max_bytes.is_none() {
             return;
         }
@@ -310,22 +333,40 @@ impl Worker {
         let over = |events: u64, bytes: u64| {
             max_events.is_some_and(|m| events > m) || max_bytes.is_some_and(|m| bytes > m)
         };
-        if !over(self.buffered_events + incoming_events, self.buffered_bytes + incoming_bytes) {
+        if !over(
+            self.buffered_events + incoming_events,
+            self.buffered_bytes + incoming_bytes,
+        ) {
             return;
         }
         if self.config.overflow_policy == OverflowPolicy::DropOldest {
             // Evict the oldest rows not in flight until the new ones fit.
-            while over(self.buffered_events + incoming_events, self.buffered_bytes + incoming_bytes) {
-                let Ok(mut oldest) = self.buffer.fetch_after(self.sent_through_id, 1) else { break };
+            while over(
+                self.buffered_events + incoming_events,
+                self.buffered_bytes + incoming_bytes,
+            ) {
+                let Ok(mut oldest) = self.buffer.fetch_after(self.sent_through_id, 1) else {
+                    break;
+                };
                 let Some(victim) = oldest.pop() else { break };
                 if let Err(e) = self.buffer.delete(&[victim.id]) {
                     self.database_error("evict old events", &e);
                     break;
                 }
-                Counters::add(&self.shared.counters.dropped_oldest, u64::from(victim.count));
-                self.forget_chunk(victim.id, u64::from(victim.count), victim.lines.len() as u64);
+                Counters::add(
+                    &self.shared.counters.dropped_oldest,
+                    u64::from(victim.count),
+                );
+                self.forget_chunk(
+                    victim.id,
+                    u64::from(victim.count),
+                    victim.lines.len() as u64,
+                );
             }
-            if !over(self.buffered_events + incoming_events, self.buffered_bytes + incoming_bytes) {
+            if !over(
+                self.buffered_events + incoming_events,
+                self.buffered_bytes + incoming_bytes,
+            ) {
                 return;
             }
         }
@@ -338,7 +379,10 @@ impl Worker {
         {
             let (_, count, _) = chunks.pop().expect("not empty");
             seqs.pop();
-            Counters::add(&self.shared.counters.dropped_database_full, u64::from(count));
+            Counters::add(
+                &self.shared.counters.dropped_database_full,
+                u64::from(count),
+            );
         }
     }
 
@@ -350,7 +394,9 @@ impl Worker {
     }
 
     fn expire(&mut self) {
-        let Some(ttl) = self.config.event_ttl else { return };
+        let Some(ttl) = self.config.event_ttl else {
+            return;
+        };
         let cutoff = crate::sys::now_unix_ms() - ttl.as_millis() as i64;
         // Never expire rows that are in flight: their fate is the transport's.
         let limit = self.inflight.front().map(|f| f.chunk_id);
@@ -387,7 +433,8 @@ impl Worker {
         }
         stopping
             || self.shared.flush_pending()
-            || self.buffered_events - self.inflight_events() >= self.config.queued_events_flush_count as u64
+            || self.buffered_events - self.inflight_events()
+                >= self.config.queued_events_flush_count as u64
             || self
                 .pending_since
                 .is_some_and(|t| now.duration_since(t) >= self.config.queued_events_flush_interval)
@@ -419,12 +466,19 @@ impl Worker {
                         self.sent_through_id = chunk.id;
                         match sent {
                             Sent::Delivered { rejected } => {
-                                Counters::add(&self.shared.counters.dropped_undeliverable, u64::from(rejected));
+                                Counters::add(
+                                    &self.shared.counters.dropped_undeliverable,
+                                    u64::from(rejected),
+                                );
                                 Counters::add(
                                     &self.shared.counters.sent,
                                     u64::from(chunk.count.saturating_sub(rejected)),
                                 );
-                                delivered.push((chunk.id, u64::from(chunk.count), chunk.lines.len() as u64));
+                                delivered.push((
+                                    chunk.id,
+                                    u64::from(chunk.count),
+                                    chunk.lines.len() as u64,
+                                ));
                             }
                             Sent::Written { ticket } => self.inflight.push_back(InFlight {
                                 chunk_id: chunk.id,
@@ -551,7 +605,10 @@ impl Worker {
         let delay = self.backoff.next_delay();
         self.shared.reporter.report(
             "send",
-            &format!("cannot deliver events: {e}; events stay buffered, retrying in {:.1}s", delay.as_secs_f64()),
+            &format!(
+                "cannot deliver events: {e}; events stay buffered, retrying in {:.1}s",
+                delay.as_secs_f64()
+            ),
         );
         self.next_attempt = Instant::now() + delay;
         if !self.failing {
@@ -591,7 +648,10 @@ impl Worker {
                 self.next_attempt.max(now)
             } else {
                 match self.pending_since {
-                    Some(t) if self.buffered_events - self.inflight_events() < self.config.queued_events_flush_count as u64 => {
+                    Some(t)
+                        if self.buffered_events - self.inflight_events()
+                            < self.config.queued_events_flush_count as u64 =>
+                    {
                         t + self.config.queued_events_flush_interval
                     }
                     _ => now,
@@ -618,7 +678,11 @@ impl Worker {
         self.inflight.clear();
         if !self.buffer.is_durable() {
             // An in-memory buffer dies with the handle: count what it held.
-            let lost = self.buffer.totals().map(|t| t.events).unwrap_or(self.buffered_events);
+            let lost = self
+                .buffer
+                .totals()
+                .map(|t| t.events)
+                .unwrap_or(self.buffered_events);
             Counters::add(&self.shared.counters.dropped_at_shutdown, lost);
         }
         self.shared.worker_finished();

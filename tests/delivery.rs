@@ -26,15 +26,23 @@ fn tcp_10k_events_arrive_exactly_once_in_order() {
     let lines = sink.wait_for(10_000, LONG);
     assert_eq!(seqs(&lines), (0..10_000).collect::<Vec<_>>());
     let stats = client.stats();
-    assert_eq!((stats.emitted, stats.sent, stats.dropped()), (10_000, 10_000, 0));
+    assert_eq!(
+        (stats.emitted, stats.sent, stats.dropped()),
+        (10_000, 10_000, 0)
+    );
     assert_eq!(client.shutdown(LONG), Ok(()));
-    assert_eq!(sink.connections.load(std::sync::atomic::Ordering::SeqCst), 1, "one connection, reused");
+    assert_eq!(
+        sink.connections.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one connection, reused"
+    );
 }
 
 #[test]
 fn udp_10k_events_arrive() {
     let sink = UdpSink::start();
-    let client = Client::from_json(config(sink.port, json!({"transport":"udp"})).as_bytes()).unwrap();
+    let client =
+        Client::from_json(config(sink.port, json!({"transport":"udp"})).as_bytes()).unwrap();
     // Paced in bursts: a loopback receive buffer holds a few thousand datagrams.
     for burst in 0..10 {
         emit_seq(&client, burst * 1000..(burst + 1) * 1000);
@@ -45,7 +53,11 @@ fn udp_10k_events_arrive() {
     let got: BTreeSet<u64> = seqs(&lines).into_iter().collect();
     // UDP may lose datagrams under load (documented); on loopback with an 8 MB
     // receive buffer and paced bursts we expect (nearly) all of them.
-    assert!(got.len() >= 9_900, "only {} of 10000 datagrams arrived", got.len());
+    assert!(
+        got.len() >= 9_900,
+        "only {} of 10000 datagrams arrived",
+        got.len()
+    );
     assert_eq!(lines.len(), got.len(), "no datagram duplicated");
     client.shutdown(LONG).unwrap();
 }
@@ -53,7 +65,8 @@ fn udp_10k_events_arrive() {
 #[test]
 fn udp_event_larger_than_a_datagram_is_counted_not_fatal() {
     let sink = UdpSink::start();
-    let client = Client::from_json(config(sink.port, json!({"transport":"udp"})).as_bytes()).unwrap();
+    let client =
+        Client::from_json(config(sink.port, json!({"transport":"udp"})).as_bytes()).unwrap();
     let big = format!(r#"{{"message":"{}"}}"#, "x".repeat(70_000));
     client.emit_json(big.as_bytes()).unwrap();
     client.emit_json(br#"{"message":"small","seq":1}"#).unwrap();
@@ -66,10 +79,14 @@ fn udp_event_larger_than_a_datagram_is_counted_not_fatal() {
 #[test]
 fn receiver_down_at_start_and_up_two_seconds_later_gets_everything() {
     let port = free_port();
-    let client = Client::from_json(config(port, json!({"stderr_errors": false})).as_bytes()).unwrap();
+    let client =
+        Client::from_json(config(port, json!({"stderr_errors": false})).as_bytes()).unwrap();
     emit_seq(&client, 0..1000);
     std::thread::sleep(Duration::from_secs(2));
-    assert!(client.stats().send_errors > 0, "it tried while the receiver was down");
+    assert!(
+        client.stats().send_errors > 0,
+        "it tried while the receiver was down"
+    );
     let sink = TcpSink::start_on(port);
     assert_eq!(client.flush(LONG), Ok(()));
     let lines = sink.wait_for(1000, LONG);
@@ -81,7 +98,8 @@ fn receiver_down_at_start_and_up_two_seconds_later_gets_everything() {
 fn receiver_killed_mid_stream_and_restarted_loses_nothing() {
     let sink = TcpSink::start();
     let port = sink.port;
-    let client = Client::from_json(config(port, json!({"stderr_errors": false})).as_bytes()).unwrap();
+    let client =
+        Client::from_json(config(port, json!({"stderr_errors": false})).as_bytes()).unwrap();
     emit_seq(&client, 0..5_000);
     sink.wait_for(2_000, LONG);
     let before = sink.kill(); // mid-stream: connections reset, unread data lost
@@ -93,7 +111,11 @@ fn receiver_killed_mid_stream_and_restarted_loses_nothing() {
     let mut all: Vec<u64> = seqs(&before);
     all.extend(seqs(&after));
     let unique: BTreeSet<u64> = all.iter().copied().collect();
-    assert_eq!(unique, (0..10_000).collect::<BTreeSet<_>>(), "every event arrived");
+    assert_eq!(
+        unique,
+        (0..10_000).collect::<BTreeSet<_>>(),
+        "every event arrived"
+    );
     let duplicates = all.len() - unique.len();
     let stats = client.stats();
     assert!(
@@ -109,12 +131,21 @@ fn shutdown_with_receiver_down_keeps_events_in_the_file_for_the_next_handle() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("buffer.db");
     let port = free_port();
-    let cfg = config(port, json!({"database_path": db.to_str().unwrap(), "stderr_errors": false}));
+    let cfg = config(
+        port,
+        json!({"database_path": db.to_str().unwrap(), "stderr_errors": false}),
+    );
     let client = Client::from_json(cfg.as_bytes()).unwrap();
     emit_seq(&client, 0..500);
     let started = Instant::now();
-    assert_eq!(client.shutdown(Duration::from_millis(500)), Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT));
-    assert!(started.elapsed() < Duration::from_millis(500 + 500), "shutdown honours its timeout");
+    assert_eq!(
+        client.shutdown(Duration::from_millis(500)),
+        Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT)
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(500 + 500),
+        "shutdown honours its timeout"
+    );
     drop(client);
 
     let sink = TcpSink::start_on(port);
@@ -135,22 +166,36 @@ fn flush_reports_stored_not_sent_with_a_file_and_timeout_in_memory() {
     );
     let client = Client::from_json(file_cfg.as_bytes()).unwrap();
     emit_seq(&client, 0..10);
-    assert_eq!(client.flush(Duration::from_secs(10)), Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT));
+    assert_eq!(
+        client.flush(Duration::from_secs(10)),
+        Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT)
+    );
     assert_eq!(client.stats().buffered, 10);
 
     let mem = Client::from_json(config(port, json!({"stderr_errors": false})).as_bytes()).unwrap();
     emit_seq(&mem, 0..10);
     let started = Instant::now();
-    assert_eq!(mem.flush(Duration::from_millis(300)), Err(ResultCode::LOGSTASH_ASYNC_TIMEOUT));
+    assert_eq!(
+        mem.flush(Duration::from_millis(300)),
+        Err(ResultCode::LOGSTASH_ASYNC_TIMEOUT)
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
-    assert_eq!(mem.shutdown(Duration::from_millis(100)), Err(ResultCode::LOGSTASH_ASYNC_TIMEOUT));
-    assert_eq!(mem.stats().dropped_at_shutdown, 10, "in-memory events lost at shutdown are counted");
+    assert_eq!(
+        mem.shutdown(Duration::from_millis(100)),
+        Err(ResultCode::LOGSTASH_ASYNC_TIMEOUT)
+    );
+    assert_eq!(
+        mem.stats().dropped_at_shutdown,
+        10,
+        "in-memory events lost at shutdown are counted"
+    );
 }
 
 #[test]
 fn bad_input_gets_its_code_and_the_next_event_still_arrives() {
     let sink = TcpSink::start();
-    let client = Client::from_json(config(sink.port, json!({"max_event_bytes": 1000})).as_bytes()).unwrap();
+    let client =
+        Client::from_json(config(sink.port, json!({"max_event_bytes": 1000})).as_bytes()).unwrap();
     use logstash_async::result::logstash_async_result::*;
     let cases: Vec<(&[u8], ResultCode)> = vec![
         (b"{\"message\":\"\xff\"}", LOGSTASH_ASYNC_INVALID_UTF8),
@@ -161,14 +206,31 @@ fn bad_input_gets_its_code_and_the_next_event_still_arrives() {
         (b"42", LOGSTASH_ASYNC_NOT_AN_OBJECT),
     ];
     for (bytes, expected) in &cases {
-        assert_eq!(client.emit_json(bytes), Err(*expected), "{:?}", String::from_utf8_lossy(bytes));
+        assert_eq!(
+            client.emit_json(bytes),
+            Err(*expected),
+            "{:?}",
+            String::from_utf8_lossy(bytes)
+        );
     }
     let big = format!(r#"{{"message":"{}"}}"#, "x".repeat(2000));
-    assert_eq!(client.emit_json(big.as_bytes()), Err(LOGSTASH_ASYNC_EVENT_TOO_LARGE));
+    assert_eq!(
+        client.emit_json(big.as_bytes()),
+        Err(LOGSTASH_ASYNC_EVENT_TOO_LARGE)
+    );
     let deep = format!(r#"{{"a":{}{}}}"#, "[".repeat(200), "]".repeat(200));
-    assert_eq!(client.emit_json(deep.as_bytes()), Err(LOGSTASH_ASYNC_INVALID_JSON));
-    assert_eq!(client.set_extra("", Some(b"1")), Err(LOGSTASH_ASYNC_INVALID_ARGUMENT));
-    assert_eq!(client.set_extra("k", Some(b"{")), Err(LOGSTASH_ASYNC_INVALID_JSON));
+    assert_eq!(
+        client.emit_json(deep.as_bytes()),
+        Err(LOGSTASH_ASYNC_INVALID_JSON)
+    );
+    assert_eq!(
+        client.set_extra("", Some(b"1")),
+        Err(LOGSTASH_ASYNC_INVALID_ARGUMENT)
+    );
+    assert_eq!(
+        client.set_extra("k", Some(b"{")),
+        Err(LOGSTASH_ASYNC_INVALID_JSON)
+    );
     client.emit_json(br#"{"message":"valid","seq":7}"#).unwrap();
     assert_eq!(client.flush(LONG), Ok(()));
     assert_eq!(seqs(&sink.wait_for(1, LONG)), vec![7]);
@@ -187,9 +249,13 @@ fn layout_on_the_wire_with_set_extra_tags_and_log() {
     let client = Client::from_json(cfg.as_bytes()).unwrap();
     client.set_extra("env", Some(br#""prod""#)).unwrap();
     client.set_extra("request", Some(br#"{"id":1}"#)).unwrap();
-    client.log(Some("WARNING"), Some("db.pool"), "pool exhausted").unwrap();
+    client
+        .log(Some("WARNING"), Some("db.pool"), "pool exhausted")
+        .unwrap();
     client.set_extra("request", None).unwrap();
-    client.emit_json(br#"{"message":"second","level":"ERROR","user":"u"}"#).unwrap();
+    client
+        .emit_json(br#"{"message":"second","level":"ERROR","user":"u"}"#)
+        .unwrap();
     assert_eq!(client.flush(LONG), Ok(()));
     let events = parse(&sink.wait_for(2, LONG));
     let first = &events[0];
@@ -205,17 +271,25 @@ fn layout_on_the_wire_with_set_extra_tags_and_log() {
     assert_eq!(first["extra"]["app"], "demo");
     assert_eq!(first["extra"]["env"], "prod");
     assert_eq!(first["extra"]["request"], json!({"id":1}));
-    assert_eq!(first["extra"]["logstash_async_version"], logstash_async::VERSION);
+    assert_eq!(
+        first["extra"]["logstash_async_version"],
+        logstash_async::VERSION
+    );
     let thread = std::thread::current().name().unwrap_or("").to_owned();
     let sent_thread = first["extra"]["thread_name"].as_str().unwrap().to_owned();
-    assert!(!sent_thread.is_empty() && thread.starts_with(&sent_thread[..sent_thread.len().min(15)]));
+    assert!(
+        !sent_thread.is_empty() && thread.starts_with(&sent_thread[..sent_thread.len().min(15)])
+    );
     let ts = first["@timestamp"].as_str().unwrap();
     assert_eq!(ts.len(), 24, "{ts}");
     assert!(ts.ends_with('Z') && ts.as_bytes()[19] == b'.');
     let second = &events[1];
     assert_eq!(second["level"], "ERROR");
     assert_eq!(second["extra"]["user"], "u");
-    assert!(second["extra"].get("request").is_none(), "removed by set_extra(NULL)");
+    assert!(
+        second["extra"].get("request").is_none(),
+        "removed by set_extra(NULL)"
+    );
     client.shutdown(LONG).unwrap();
 }
 
@@ -237,7 +311,8 @@ fn several_handles_are_independent() {
 #[test]
 fn many_threads_emit_concurrently_and_nothing_is_lost() {
     let sink = TcpSink::start();
-    let client = std::sync::Arc::new(Client::from_json(config(sink.port, json!({})).as_bytes()).unwrap());
+    let client =
+        std::sync::Arc::new(Client::from_json(config(sink.port, json!({})).as_bytes()).unwrap());
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let c = client.clone();
@@ -258,7 +333,10 @@ fn disabled_handle_accepts_and_discards() {
     let sink = TcpSink::start();
     let client = Client::from_json(config(sink.port, json!({"enable": false})).as_bytes()).unwrap();
     client.emit_json(br#"{"message":"x"}"#).unwrap();
-    assert_eq!(client.emit_json(b"[]"), Err(ResultCode::LOGSTASH_ASYNC_NOT_AN_OBJECT));
+    assert_eq!(
+        client.emit_json(b"[]"),
+        Err(ResultCode::LOGSTASH_ASYNC_NOT_AN_OBJECT)
+    );
     assert_eq!(client.flush(LONG), Ok(()));
     client.shutdown(LONG).unwrap();
     std::thread::sleep(Duration::from_millis(100));
@@ -287,10 +365,16 @@ fn queue_full_is_reported_and_counted() {
 #[test]
 fn a_second_handle_on_the_same_file_is_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(free_port(), json!({"database_path": dir.path().join("x.db").to_str().unwrap()}));
+    let cfg = config(
+        free_port(),
+        json!({"database_path": dir.path().join("x.db").to_str().unwrap()}),
+    );
     let first = Client::from_json(cfg.as_bytes()).unwrap();
     let err = Client::from_json(cfg.as_bytes()).err().unwrap();
-    assert!(err.contains("database_path") && err.contains("in use"), "{err}");
+    assert!(
+        err.contains("database_path") && err.contains("in use"),
+        "{err}"
+    );
     let _ = first.shutdown(Duration::from_millis(100));
 }
 
@@ -304,17 +388,31 @@ fn shutdown_returns_within_its_timeout_when_the_receiver_is_stalled() {
         std::thread::sleep(Duration::from_secs(4));
         drop(s);
     });
-    let client = Client::from_json(config(port, json!({"socket_timeout": 30.0, "stderr_errors": false})).as_bytes()).unwrap();
+    let client = Client::from_json(
+        config(
+            port,
+            json!({"socket_timeout": 30.0, "stderr_errors": false}),
+        )
+        .as_bytes(),
+    )
+    .unwrap();
     let payload = format!(r#"{{"message":"{}"}}"#, "y".repeat(10_000));
     let started = Instant::now();
     for _ in 0..5_000 {
         let _ = client.emit_json(payload.as_bytes());
     }
-    assert!(started.elapsed() < Duration::from_secs(2), "emit never waits for the network");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "emit never waits for the network"
+    );
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
     let r = client.shutdown(Duration::from_millis(300));
     assert_ne!(r, Ok(()));
-    assert!(started.elapsed() < Duration::from_millis(300 + 600), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(300 + 600),
+        "took {:?}",
+        started.elapsed()
+    );
     accepted.join().unwrap();
 }

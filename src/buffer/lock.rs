@@ -27,7 +27,12 @@ impl FileLock {
             .read(true)
             .write(true)
             .open(&path)
-            .map_err(|e| format!("database_path {}: cannot open lock file: {e}", database.display()))?;
+            .map_err(|e| {
+                format!(
+                    "database_path {}: cannot open lock file: {e}",
+                    database.display()
+                )
+            })?;
         // SAFETY: the descriptor is owned by `file` and stays open while we hold it.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
@@ -38,7 +43,10 @@ impl FileLock {
                     database.display()
                 ));
             }
-            return Err(format!("database_path {}: cannot lock: {err}", database.display()));
+            return Err(format!(
+                "database_path {}: cannot lock: {err}",
+                database.display()
+            ));
         }
         Ok(FileLock { _file: file, path })
     }

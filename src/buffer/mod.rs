@@ -79,8 +79,12 @@ impl Buffer {
         let conn = match Self::open_checked(path) {
             Ok(conn) => conn,
             Err(e) if is_corruption(&e) => {
-                let aside = move_aside(path)
-                    .map_err(|io| format!("database_path {}: corrupt ({e}) and could not be moved aside: {io}", path.display()))?;
+                let aside = move_aside(path).map_err(|io| {
+                    format!(
+                        "database_path {}: corrupt ({e}) and could not be moved aside: {io}",
+                        path.display()
+                    )
+                })?;
                 report.moved_aside = Some(aside);
                 Self::open_checked(path)
                     .map_err(|e| format!("database_path {}: {e}", path.display()))?
@@ -174,9 +178,9 @@ impl Buffer {
     /// returns (ids, events) removed.
     pub fn expire(&mut self, cutoff_ms: i64) -> rusqlite::Result<(Vec<i64>, u64)> {
         let victims: Vec<(i64, i64)> = {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT id, event_count FROM chunks WHERE newest_ms < ?1 ORDER BY id")?;
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT id, event_count FROM chunks WHERE newest_ms < ?1 ORDER BY id",
+            )?;
             let rows = stmt.query_map([cutoff_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
@@ -301,8 +305,12 @@ mod tests {
     #[test]
     fn expire_and_oldest() {
         let mut b = Buffer::in_memory().unwrap();
-        b.insert(&[(b"a\n".to_vec(), 1, 10), (b"b\nc\n".to_vec(), 2, 20), (b"d\n".to_vec(), 1, 30)])
-            .unwrap();
+        b.insert(&[
+            (b"a\n".to_vec(), 1, 10),
+            (b"b\nc\n".to_vec(), 2, 20),
+            (b"d\n".to_vec(), 1, 30),
+        ])
+        .unwrap();
         let (ids, covered) = b.oldest(2).unwrap();
         assert_eq!((ids.len(), covered), (2, 3));
         let (ids, events) = b.expire(25).unwrap();

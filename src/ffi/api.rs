@@ -56,6 +56,10 @@ unsafe fn handle<'a>(h: *const logstash_async_handle) -> Result<&'a Client, Resu
 /// by fork(), calls on an inherited handle return LOGSTASH_ASYNC_FORKED and
 /// events are never sent twice; create a new handle in the child (with its own
 /// `database_path` when a file is used).
+///
+/// # Safety
+/// `config_json` is NULL or a NUL-terminated string; `error_buf` is NULL or
+/// writable for `error_buf_len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn logstash_async_create(
     config_json: *const c_char,
@@ -102,6 +106,9 @@ pub unsafe extern "C" fn logstash_async_create(
 /// LOGSTASH_ASYNC_SHUTTING_DOWN, LOGSTASH_ASYNC_FORKED.
 ///
 /// Thread-safety: safe to call from any number of threads at once.
+///
+/// # Safety
+/// `h` is NULL or a live handle; `event_json` is NULL or readable for `len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn logstash_async_emit_json(
     h: *mut logstash_async_handle,
@@ -127,6 +134,9 @@ pub unsafe extern "C" fn logstash_async_emit_json(
 /// `message`. All are NUL-terminated UTF-8, only read during the call.
 ///
 /// Same cost, errors and thread-safety as `logstash_async_emit_json`.
+///
+/// # Safety
+/// `h` is NULL or a live handle; each string is NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn logstash_async_log(
     h: *mut logstash_async_handle,
@@ -161,6 +171,9 @@ pub unsafe extern "C" fn logstash_async_log(
 /// Errors: LOGSTASH_ASYNC_NULL_ARGUMENT (h or key), LOGSTASH_ASYNC_INVALID_ARGUMENT
 /// (empty key), LOGSTASH_ASYNC_INVALID_UTF8, LOGSTASH_ASYNC_INVALID_JSON.
 /// Thread-safety: safe from any thread. Never blocks on I/O.
+///
+/// # Safety
+/// `h` is NULL or a live handle; `key` and `value_json` are NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn logstash_async_set_extra(
     h: *mut logstash_async_handle,
@@ -196,8 +209,14 @@ pub unsafe extern "C" fn logstash_async_set_extra(
 ///
 /// Blocking: yes, up to `timeout_ms`. Thread-safety: safe from any thread,
 /// concurrently with emits (events emitted during the flush are not waited for).
+///
+/// # Safety
+/// `h` is NULL or a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn logstash_async_flush(h: *mut logstash_async_handle, timeout_ms: u32) -> ResultCode {
+pub unsafe extern "C" fn logstash_async_flush(
+    h: *mut logstash_async_handle,
+    timeout_ms: u32,
+) -> ResultCode {
     guard(|| match handle(h) {
         Ok(client) => code(client.flush(Duration::from_millis(u64::from(timeout_ms)))),
         Err(e) => e,
@@ -219,8 +238,14 @@ pub unsafe extern "C" fn logstash_async_flush(h: *mut logstash_async_handle, tim
 /// need be). Thread-safety: must not race any other call on the same handle;
 /// call it once, after the threads using the handle are done. In a forked
 /// child it frees nothing of the parent's and returns LOGSTASH_ASYNC_FORKED.
+///
+/// # Safety
+/// `h` is NULL or a live handle, not used by any other thread during or after the call.
 #[no_mangle]
-pub unsafe extern "C" fn logstash_async_shutdown(h: *mut logstash_async_handle, timeout_ms: u32) -> ResultCode {
+pub unsafe extern "C" fn logstash_async_shutdown(
+    h: *mut logstash_async_handle,
+    timeout_ms: u32,
+) -> ResultCode {
     guard(|| {
         if h.is_null() {
             return ResultCode::LOGSTASH_ASYNC_OK;
@@ -228,7 +253,10 @@ pub unsafe extern "C" fn logstash_async_shutdown(h: *mut logstash_async_handle, 
         if (*h).magic != HANDLE_MAGIC {
             return ResultCode::LOGSTASH_ASYNC_INVALID_ARGUMENT;
         }
-        let result = code((*h).client.shutdown(Duration::from_millis(u64::from(timeout_ms))));
+        let result = code(
+            (*h).client
+                .shutdown(Duration::from_millis(u64::from(timeout_ms))),
+        );
         if result == ResultCode::LOGSTASH_ASYNC_FORKED {
             // The child must not free (or drop) state its parent owns.
             return result;
@@ -247,6 +275,10 @@ pub unsafe extern "C" fn logstash_async_shutdown(h: *mut logstash_async_handle, 
 /// Returns LOGSTASH_ASYNC_OK, LOGSTASH_ASYNC_BUFFER_TOO_SMALL (nothing useful
 /// written: call again with `*out_len + 1` bytes), LOGSTASH_ASYNC_NULL_ARGUMENT.
 /// Thread-safety: safe from any thread. Never blocks on I/O.
+///
+/// # Safety
+/// `h` is NULL or a live handle; `buf` is NULL or writable for `buf_len`
+/// bytes; `out_len` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn logstash_async_stats_json(
     h: *mut logstash_async_handle,

@@ -154,7 +154,12 @@ impl TcpTransport {
         let mut probe = [0u8; 1];
         // SAFETY: fd is open (owned by conn); probe is a valid 1-byte buffer.
         let n = unsafe {
-            libc::recv(fd, probe.as_mut_ptr().cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT)
+            libc::recv(
+                fd,
+                probe.as_mut_ptr().cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
         };
         if n == 0 {
             return Err("connection closed by the receiver".into());
@@ -251,7 +256,7 @@ impl Transport for TcpTransport {
         clean &= tcp.shutdown(Shutdown::Write).is_ok();
         let mut got_eof = false;
         let mut scratch = [0u8; 4096];
-        while clean {
+        while clean && !got_eof {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;

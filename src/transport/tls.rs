@@ -95,9 +95,11 @@ fn pem_blocks(pem: &[u8], label: &str) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut rest = text.as_ref();
     while let Some(start) = rest.find(&begin) {
-        let Some(len) = rest[start..].find(&end) else { break };
+        let Some(len) = rest[start..].find(&end) else {
+            break;
+        };
         let stop = start + len + end.len();
-        out.push(rest[start..stop].as_bytes().to_vec());
+        out.push(rest.as_bytes()[start..stop].to_vec());
         rest = &rest[stop..];
     }
     out

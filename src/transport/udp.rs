@@ -37,7 +37,8 @@ impl UdpTransport {
         } else {
             "[::]:0".parse().expect("literal")
         };
-        let socket = UdpSocket::bind(bind).map_err(|e| SendError::new(format!("udp socket: {e}")))?;
+        let socket =
+            UdpSocket::bind(bind).map_err(|e| SendError::new(format!("udp socket: {e}")))?;
         self.socket = Some((socket, addr));
         Ok(())
     }

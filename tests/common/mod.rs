@@ -14,7 +14,11 @@ use std::time::{Duration, Instant};
 
 /// A port that was free a moment ago (nothing listens on it).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub struct TcpSink {
@@ -115,7 +119,9 @@ impl Drop for TcpSink {
 }
 
 fn read_lines(mut stream: TcpStream, lines: Arc<Mutex<Vec<String>>>, stop: Arc<AtomicBool>) {
-    stream.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 256 * 1024];
     while !stop.load(Ordering::Acquire) {
@@ -134,13 +140,18 @@ fn read_lines(mut stream: TcpStream, lines: Arc<Mutex<Vec<String>>>, stop: Arc<A
                     lines.lock().unwrap().extend(got);
                 }
             }
-            Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(ref e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
             Err(_) => break,
         }
     }
     if stop.load(Ordering::Acquire) {
         // Crash semantics: reset the connection, discarding unread data.
-        let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
         unsafe {
             libc::setsockopt(
                 stream.as_raw_fd(),
@@ -173,7 +184,9 @@ impl UdpSink {
                 std::mem::size_of::<libc::c_int>() as libc::socklen_t,
             );
         }
-        socket.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
         let port = socket.local_addr().unwrap().port();
         let lines = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -182,7 +195,9 @@ impl UdpSink {
             let mut buf = vec![0u8; 70_000];
             while !s2.load(Ordering::Acquire) {
                 if let Ok(n) = socket.recv(&mut buf) {
-                    l2.lock().unwrap().push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                    l2.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&buf[..n]).into_owned());
                 }
             }
         });

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what the build, the quick start and the tests need on a fresh Debian
+# machine (run as root, or with sudo available). Idempotent: installs only what
+# is missing, so a second run costs a few milliseconds.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have cc || need+=(build-essential)
+have cmake || need+=(cmake)
+have pkg-config || need+=(pkg-config)
+have openssl || need+=(openssl)
+[ -f /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
+have syslog-ng || need+=(syslog-ng-core)
+have ruby || need+=(ruby)
+ruby -e 'require "ffi"' >/dev/null 2>&1 || need+=(ruby-ffi)
+have valgrind || need+=(valgrind)
+have go || [ -x /usr/local/go/bin/go ] || need+=(golang-go)
+have curl || need+=(curl)
+
+if ((${#need[@]})); then
+  echo "setup: installing ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if ! have cargo; then
+  echo "setup: Rust (cargo) is required; install it with rustup" >&2
+  exit 1
+fi
+if have rustup; then
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+fi
