@@ -328,23 +328,15 @@ impl Worker {
         if max_events.is_none() && max_bytes.is_none() {
             return;
         }
-        let incoming_events: u64 = chunks.iter().map(|c| u64::from(c.1)).sum();
-        let incoming_bytes: u64 = chunks.iter().map(|c| c.0.len() as u64).sum();
-        let over = |events: u64, bytes: u64| {
+        let over = |w: &Worker, chunks: &[(Vec<u8>, u32, i64)]| {
+            let events = w.buffered_events + chunks.iter().map(|c| u64::from(c.1)).sum::<u64>();
+            let bytes = w.buffered_bytes + chunks.iter().map(|c| c.0.len() as u64).sum::<u64>();
             max_events.is_some_and(|m| events > m) || max_bytes.is_some_and(|m| bytes > m)
         };
-        if !over(
-            self.buffered_events + incoming_events,
-            self.buffered_bytes + incoming_bytes,
-        ) {
-            return;
-        }
         if self.config.overflow_policy == OverflowPolicy::DropOldest {
-            // Evict the oldest rows not in flight until the new ones fit.
-            while over(
-                self.buffered_events + incoming_events,
-                self.buffered_bytes + incoming_bytes,
-            ) {
+            // Evict the oldest stored rows not in flight, then, if still over,
+            // the oldest of the new chunks themselves.
+            while over(self, chunks) {
                 let Ok(mut oldest) = self.buffer.fetch_after(self.sent_through_id, 1) else {
                     break;
                 };
@@ -353,30 +345,19 @@ impl Worker {
                     self.database_error("evict old events", &e);
                     break;
                 }
-                Counters::add(
-                    &self.shared.counters.dropped_oldest,
-                    u64::from(victim.count),
-                );
-                self.forget_chunk(
-                    victim.id,
-                    u64::from(victim.count),
-                    victim.lines.len() as u64,
-                );
+                let count = u64::from(victim.count);
+                Counters::add(&self.shared.counters.dropped_oldest, count);
+                self.forget_chunk(victim.id, count, victim.lines.len() as u64);
             }
-            if !over(
-                self.buffered_events + incoming_events,
-                self.buffered_bytes + incoming_bytes,
-            ) {
-                return;
+            while !chunks.is_empty() && over(self, chunks) {
+                let (_, count, _) = chunks.remove(0);
+                seqs.remove(0);
+                Counters::add(&self.shared.counters.dropped_oldest, u64::from(count));
             }
+            return;
         }
         // drop_newest / block (the worker never blocks): refuse what does not fit.
-        while !chunks.is_empty()
-            && over(
-                self.buffered_events + chunks.iter().map(|c| u64::from(c.1)).sum::<u64>(),
-                self.buffered_bytes + chunks.iter().map(|c| c.0.len() as u64).sum::<u64>(),
-            )
-        {
+        while !chunks.is_empty() && over(self, chunks) {
             let (_, count, _) = chunks.pop().expect("not empty");
             seqs.pop();
             Counters::add(
@@ -461,6 +442,9 @@ impl Worker {
                 break;
             }
             for chunk in chunks {
+                if !self.transport.ready() {
+                    break 'turn;
+                }
                 match self.transport.send(&chunk) {
                     Ok(sent) => {
                         self.sent_through_id = chunk.id;

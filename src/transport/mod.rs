@@ -57,6 +57,12 @@ pub trait Transport: Send {
         Ok(u64::MAX)
     }
 
+    /// False while the transport has enough unsent output buffered: the worker
+    /// then hands it no new chunk until a later turn (backpressure).
+    fn ready(&self) -> bool {
+        true
+    }
+
     /// True while written data waits for confirmation (the worker then polls).
     fn awaiting_confirmation(&self) -> bool {
         false

@@ -10,6 +10,12 @@
 //! connection dies they are sent again. Duplicates after a receiver crash are
 //! thus bounded by CONFIRM_DELAY's worth of traffic; nothing is lost.
 //! On close we half-close and wait for the peer's EOF, which proves it read all.
+//!
+//! Writes never block the worker for long: chunks go into an output buffer that
+//! is written in slices of at most `WRITE_SLICE`, so with a stalled receiver the
+//! worker keeps moving events from memory into the database (bounded memory).
+//! Only when no byte could be written for `socket_timeout` is the connection
+//! declared dead.
 
 use super::tls::TlsSettings;
 use super::{Interrupter, SendError, Sent, Transport};
@@ -25,6 +31,10 @@ pub const CONFIRM_DELAY: Duration = Duration::from_millis(100);
 /// Bytes acknowledged after a write that also confirm it (larger than the
 /// biggest receive buffer Linux autotunes to, 6 MiB by default).
 pub const CONFIRM_BYTES: u64 = 16 << 20;
+/// The longest one write may block the worker.
+pub const WRITE_SLICE: Duration = Duration::from_millis(20);
+/// Unwritten bytes beyond which the transport takes no new chunk (backpressure).
+pub const MAX_PENDING_OUTPUT: usize = 4 << 20;
 
 pub(crate) enum Conn {
     Plain(TcpStream),
@@ -71,11 +81,18 @@ pub struct TcpTransport {
     tls: Option<TlsSettings>,
     interrupter: Interrupter,
     conn: Option<Conn>,
-    /// Bytes written over the life of the transport; a write's ticket is the
-    /// total after it, so tickets grow across reconnects.
+    /// Bytes accepted for sending over the life of the transport; a chunk's
+    /// ticket is the total after it, so tickets grow across reconnects.
     written_total: u64,
-    /// Writes not yet confirmed: (ticket, when written).
-    unconfirmed: VecDeque<(u64, Instant)>,
+    /// Bytes actually written to the socket (≤ written_total).
+    wire_total: u64,
+    /// Accepted bytes not yet on the wire, from `out_pos`.
+    output: Vec<u8>,
+    out_pos: usize,
+    /// When a byte last went out (or the output was last empty).
+    last_progress: Instant,
+    /// Chunks not yet confirmed: (ticket, when its last byte hit the wire).
+    unconfirmed: VecDeque<(u64, Option<Instant>)>,
     confirmed: u64,
 }
 
@@ -95,6 +112,10 @@ impl TcpTransport {
             interrupter,
             conn: None,
             written_total: 0,
+            wire_total: 0,
+            output: Vec::new(),
+            out_pos: 0,
+            last_progress: Instant::now(),
             unconfirmed: VecDeque::new(),
             confirmed: 0,
         }
@@ -109,6 +130,8 @@ impl TcpTransport {
             match TcpStream::connect_timeout(&addr, self.timeout) {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
+                    // The handshake may take up to socket_timeout; writes after
+                    // it block at most WRITE_SLICE (see pump).
                     let _ = stream.set_write_timeout(Some(self.timeout));
                     let _ = stream.set_read_timeout(Some(self.timeout));
                     set_keepalive(&stream);
@@ -124,6 +147,7 @@ impl TcpTransport {
                             }
                         },
                     };
+                    let _ = conn.tcp().set_write_timeout(Some(WRITE_SLICE));
                     self.conn = Some(conn);
                     return Ok(());
                 }
@@ -136,7 +160,58 @@ impl TcpTransport {
     fn drop_connection(&mut self) {
         let conn = self.conn.take();
         self.interrupter.clear_while(|| drop(conn));
+        // Unconfirmed chunks are sent again by the worker on a new connection;
+        // their half-written bytes are void.
         self.unconfirmed.clear();
+        self.output.clear();
+        self.out_pos = 0;
+        self.written_total = self.wire_total;
+    }
+
+    /// Writes buffered output for at most about WRITE_SLICE per blocked write.
+    /// Fails only when nothing could be written for socket_timeout.
+    fn pump(&mut self, now: Instant) -> Result<(), String> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        while self.out_pos < self.output.len() {
+            match conn.write(&self.output[self.out_pos..]) {
+                Ok(0) => return Err("send: connection closed".into()),
+                Ok(n) => {
+                    self.out_pos += n;
+                    self.wire_total += n as u64;
+                    self.last_progress = Instant::now();
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+                Err(e) => return Err(format!("send: {e}")),
+            }
+        }
+        let wire = self.wire_total;
+        let stamp = Instant::now();
+        for entry in self
+            .unconfirmed
+            .iter_mut()
+            .filter(|(t, at)| at.is_none() && *t <= wire)
+        {
+            entry.1 = Some(stamp);
+        }
+        if self.out_pos == self.output.len() {
+            self.output.clear();
+            self.out_pos = 0;
+            self.last_progress = now.max(self.last_progress);
+        } else if self.out_pos > self.output.len() / 2 {
+            self.output.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
+        if self.out_pos < self.output.len() && now.duration_since(self.last_progress) > self.timeout
+        {
+            return Err(format!(
+                "send: the receiver accepted no data for {:.1}s",
+                self.timeout.as_secs_f64()
+            ));
+        }
+        Ok(())
     }
 
     fn fail(&mut self, message: String) -> SendError {
@@ -194,38 +269,46 @@ impl Transport for TcpTransport {
         if self.conn.is_some() {
             if let Err(e) = self.check_alive() {
                 // The old connection is dead: its unconfirmed writes are void,
-                // and the worker learns it from confirmed_through's error.
+                // and the worker learns it from this error.
                 return Err(self.fail(e));
             }
         }
         if self.conn.is_none() {
             self.connect()?;
+            self.last_progress = Instant::now();
         }
-        let conn = self.conn.as_mut().expect("connected above");
-        if let Err(e) = conn.write_all(&chunk.lines).and_then(|_| conn.flush()) {
-            return Err(self.fail(format!("send: {e}")));
+        if self.output.len() == self.out_pos {
+            self.last_progress = Instant::now();
         }
+        self.output.extend_from_slice(&chunk.lines);
         self.written_total += chunk.lines.len() as u64;
-        self.unconfirmed
-            .push_back((self.written_total, Instant::now()));
+        self.unconfirmed.push_back((self.written_total, None));
+        if let Err(e) = self.pump(Instant::now()) {
+            return Err(self.fail(e));
+        }
         Ok(Sent::Written {
             ticket: self.written_total,
         })
+    }
+
+    fn ready(&self) -> bool {
+        self.output.len() - self.out_pos < MAX_PENDING_OUTPUT
     }
 
     fn confirmed_through(&mut self, now: Instant) -> Result<u64, SendError> {
         if self.unconfirmed.is_empty() {
             return Ok(self.confirmed);
         }
-        if let Err(e) = self.check_alive() {
+        if let Err(e) = self.pump(now).and_then(|_| self.check_alive()) {
             return Err(self.fail(e));
         }
         let Some(conn) = self.conn.as_ref() else {
             return Ok(self.confirmed);
         };
         let outq = unacked_bytes(conn.tcp()).unwrap_or(u64::MAX);
-        let acked_through = self.written_total.saturating_sub(outq);
+        let acked_through = self.wire_total.saturating_sub(outq);
         while let Some(&(ticket, at)) = self.unconfirmed.front() {
+            let Some(at) = at else { break };
             let aged = now.duration_since(at) >= CONFIRM_DELAY;
             let overtaken = acked_through.saturating_sub(ticket) >= CONFIRM_BYTES;
             if ticket <= acked_through && (aged || overtaken) {
@@ -243,6 +326,17 @@ impl Transport for TcpTransport {
     }
 
     fn close(&mut self, deadline: Instant) -> u64 {
+        // Write what is still buffered, as far as the deadline allows.
+        while self.conn.is_some() && self.out_pos < self.output.len() && Instant::now() < deadline {
+            if self.pump(Instant::now()).is_err() {
+                break;
+            }
+        }
+        if self.out_pos < self.output.len() {
+            // Could not write everything: a clean close would cut a line.
+            self.drop_connection();
+            return self.confirmed;
+        }
         let Some(mut conn) = self.conn.take() else {
             return self.confirmed;
         };
@@ -273,7 +367,7 @@ impl Transport for TcpTransport {
             }
         }
         if got_eof {
-            self.confirmed = self.written_total;
+            self.confirmed = self.wire_total;
             self.unconfirmed.clear();
         } else {
             let _ = self.confirmed_through_closed(tcp);
@@ -288,9 +382,9 @@ impl TcpTransport {
     /// On a close without the peer's EOF, confirm only what the rules allow.
     fn confirmed_through_closed(&mut self, tcp: &TcpStream) -> u64 {
         let outq = unacked_bytes(tcp).unwrap_or(u64::MAX);
-        let acked_through = self.written_total.saturating_sub(outq);
+        let acked_through = self.wire_total.saturating_sub(outq);
         let now = Instant::now();
-        while let Some(&(ticket, at)) = self.unconfirmed.front() {
+        while let Some(&(ticket, Some(at))) = self.unconfirmed.front() {
             if ticket <= acked_through && now.duration_since(at) >= CONFIRM_DELAY {
                 self.confirmed = ticket;
                 self.unconfirmed.pop_front();

@@ -1,0 +1,463 @@
+//! Faults that must lose nothing, limits that must hold, and fork safety.
+//! Child processes are this test binary re-executed with LOGSTASH_ASYNC_CHILD set.
+
+mod common;
+
+use common::*;
+use logstash_async::{Client, ResultCode};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn emit_seq(client: &Client, range: std::ops::Range<u64>) {
+    for i in range {
+        let ev = format!(r#"{{"message":"event {i}","seq":{i}}}"#);
+        client.emit_json(ev.as_bytes()).expect("accepted");
+    }
+}
+
+/// Runs `child_entry` below in a new process with the given role and arguments.
+fn spawn_child(role: &str, args: &[&str]) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+        .env("LOGSTASH_ASYNC_CHILD", role)
+        .env("LOGSTASH_ASYNC_CHILD_ARGS", args.join("\u{1f}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// The entry point of child processes; a no-op in a normal test run.
+#[test]
+fn child_entry() {
+    let Ok(role) = std::env::var("LOGSTASH_ASYNC_CHILD") else {
+        return;
+    };
+    let args: Vec<String> = std::env::var("LOGSTASH_ASYNC_CHILD_ARGS")
+        .unwrap()
+        .split('\u{1f}')
+        .map(String::from)
+        .collect();
+    match role.as_str() {
+        // Buffer events in a file while the receiver is down, say so, then wait to be killed.
+        "buffer_then_wait" => {
+            let (cfg, n): (&str, u64) = (&args[0], args[1].parse().unwrap());
+            let client = Client::from_json(cfg.as_bytes()).unwrap();
+            emit_seq(&client, 0..n);
+            let r = client.flush(Duration::from_secs(30));
+            println!("CHILD: flushed {r:?}");
+            std::mem::forget(client);
+            std::thread::sleep(Duration::from_secs(60));
+        }
+        // Hold the database file open until killed.
+        "hold_database" => {
+            let client = Client::from_json(args[0].as_bytes()).unwrap();
+            println!("CHILD: holding");
+            std::mem::forget(client);
+            std::thread::sleep(Duration::from_secs(60));
+        }
+        // Emit under a tiny file-size limit (a full disk) and report what happened.
+        "full_disk" => {
+            unsafe {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                let limit = libc::rlimit {
+                    rlim_cur: 64 * 1024,
+                    rlim_max: 64 * 1024,
+                };
+                libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+            }
+            let client = Client::from_json(args[0].as_bytes()).unwrap();
+            emit_seq(&client, 0..2_000);
+            let r = client.flush(Duration::from_secs(30));
+            let stats = client.stats();
+            println!(
+                "CHILD: flushed {r:?} sent {} database_errors {}",
+                stats.sent, stats.database_errors
+            );
+            let _ = client.shutdown(Duration::from_secs(10));
+        }
+        other => panic!("unknown child role {other}"),
+    }
+}
+
+/// The child's first line starting with "CHILD:" (the test harness prints its own lines too).
+fn read_line(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let out = child.stdout.take().unwrap();
+    let mut reader = std::io::BufReader::new(out);
+    let mut line = String::new();
+    for _ in 0..100 {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if line.contains("CHILD:") {
+            break;
+        }
+    }
+    // Keep draining in the background so the child never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    line
+}
+
+#[test]
+fn sigkill_of_the_host_process_loses_no_stored_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kill.db");
+    let port = free_port();
+    let cfg = config(
+        port,
+        json!({"database_path": db.to_str().unwrap(), "stderr_errors": false}),
+    );
+    let mut child = spawn_child("buffer_then_wait", &[&cfg, "5000"]);
+    let said = read_line(&mut child);
+    assert!(said.contains("STORED_NOT_SENT"), "child: {said}");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let sink = TcpSink::start_on(port);
+    let client = Client::from_json(cfg.as_bytes()).unwrap();
+    let lines = sink.wait_for(5000, LONG);
+    assert_eq!(seqs(&lines), (0..5000).collect::<Vec<_>>());
+    assert_eq!(client.shutdown(LONG), Ok(()));
+}
+
+#[test]
+fn a_second_process_on_the_same_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        free_port(),
+        json!({"database_path": dir.path().join("two.db").to_str().unwrap()}),
+    );
+    let mut child = spawn_child("hold_database", &[&cfg]);
+    assert!(read_line(&mut child).contains("holding"));
+    let err = Client::from_json(cfg.as_bytes()).err().expect("refused");
+    assert!(err.contains("in use by another"), "{err}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Once the other process is gone, the file is free again.
+    let client = Client::from_json(cfg.as_bytes()).unwrap();
+    let _ = client.shutdown(Duration::from_millis(100));
+}
+
+#[test]
+fn a_full_disk_is_reported_and_events_still_arrive_from_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = TcpSink::start();
+    let cfg = config(
+        sink.port,
+        json!({"database_path": dir.path().join("full.db").to_str().unwrap(), "stderr_errors": false,
+               "queued_events_flush_count": 100000, "queued_events_flush_interval": 3600}),
+    );
+    let mut child = spawn_child("full_disk", &[&cfg]);
+    let said = read_line(&mut child);
+    assert!(child.wait().unwrap().success());
+    assert!(said.contains("Ok(())"), "child: {said}");
+    let errors: u64 = said.split_whitespace().last().unwrap().parse().unwrap();
+    assert!(errors >= 1, "the database error was counted: {said}");
+    let got: BTreeSet<u64> = seqs(&sink.wait_for(2000, LONG)).into_iter().collect();
+    assert_eq!(got, (0..2000).collect());
+}
+
+#[test]
+fn a_corrupt_database_is_moved_aside_and_the_handle_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("corrupt.db");
+    std::fs::write(
+        &db,
+        b"this is not a database, just garbage bytes".repeat(200),
+    )
+    .unwrap();
+    let sink = TcpSink::start();
+    let cfg = config(
+        sink.port,
+        json!({"database_path": db.to_str().unwrap(), "stderr_errors": false}),
+    );
+    let client = Client::from_json(cfg.as_bytes()).unwrap();
+    let stats = client.stats();
+    assert_eq!(stats.database_errors, 1);
+    assert!(stats.last_error.unwrap().contains("moved aside"));
+    let aside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the corrupt file is kept, renamed");
+    emit_seq(&client, 0..10);
+    assert_eq!(client.flush(LONG), Ok(()));
+    assert_eq!(seqs(&sink.wait_for(10, LONG)).len(), 10);
+    client.shutdown(LONG).unwrap();
+}
+
+#[test]
+fn an_unusable_database_path_falls_back_to_memory_with_an_error() {
+    let sink = TcpSink::start();
+    let cfg = config(
+        sink.port,
+        json!({"database_path": "/proc/no/such/dir/x.db", "stderr_errors": false}),
+    );
+    let client = Client::from_json(cfg.as_bytes()).unwrap();
+    assert!(client
+        .stats()
+        .last_error
+        .unwrap()
+        .contains("buffering in memory"));
+    emit_seq(&client, 0..5);
+    assert_eq!(client.flush(LONG), Ok(()));
+    assert_eq!(sink.wait_for(5, LONG).len(), 5);
+    client.shutdown(LONG).unwrap();
+}
+
+#[test]
+fn receiver_killed_and_restarted_during_100k_events() {
+    let sink = TcpSink::start();
+    let port = sink.port;
+    let client =
+        Client::from_json(config(port, json!({"stderr_errors": false})).as_bytes()).unwrap();
+    let started = Instant::now();
+    emit_seq(&client, 0..50_000);
+    sink.wait_for(20_000, LONG);
+    let before = sink.kill();
+    emit_seq(&client, 50_000..100_000);
+    std::thread::sleep(Duration::from_millis(200));
+    let sink = TcpSink::start_on(port);
+    assert_eq!(client.flush(LONG), Ok(()));
+    let after = sink.lines();
+    let mut all = seqs(&before);
+    all.extend(seqs(&after));
+    let unique: BTreeSet<u64> = all.iter().copied().collect();
+    assert_eq!(unique.len(), 100_000, "every event arrived");
+    let duplicates = (all.len() - unique.len()) as u64;
+    let stats = client.stats();
+    assert!(
+        duplicates <= stats.resent,
+        "duplicates {duplicates} counted ({})",
+        stats.resent
+    );
+    eprintln!(
+        "100k with a receiver restart: {} received, {duplicates} duplicates, {} resent, {:?}",
+        all.len(),
+        stats.resent,
+        started.elapsed()
+    );
+    client.shutdown(LONG).unwrap();
+}
+
+#[test]
+fn stalled_receiver_keeps_emit_fast_memory_bounded_and_delivers_on_resume() {
+    // A receiver that accepts and does not read for a while, then reads everything.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let resume = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let resume2 = resume.clone();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let (stream, _) = listener.accept().unwrap();
+        while !resume2.load(std::sync::atomic::Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut seen = BTreeSet::new();
+        for line in std::io::BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            seen.insert(v["extra"]["seq"].as_u64().unwrap());
+            if seen.len() == 20_000 {
+                break;
+            }
+        }
+        seen
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        port,
+        json!({"database_path": dir.path().join("stall.db").to_str().unwrap(), "max_queue_events": 5000,
+               "socket_timeout": 60.0, "stderr_errors": false}),
+    );
+    let client = Client::from_json(cfg.as_bytes()).unwrap();
+    let payload = "z".repeat(400);
+    let mut slowest = Duration::ZERO;
+    for i in 0..20_000u64 {
+        let ev = format!(r#"{{"message":"{payload}","seq":{i}}}"#);
+        let t = Instant::now();
+        // QUEUE_FULL is allowed (bounded memory); retry shortly so all get in.
+        loop {
+            match client.emit_json(ev.as_bytes()) {
+                Ok(()) => break,
+                Err(ResultCode::LOGSTASH_ASYNC_QUEUE_FULL) => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        slowest = slowest.max(t.elapsed());
+        assert!(
+            client.stats().queued <= 5000,
+            "memory stays under max_queue_events"
+        );
+    }
+    let buffered = client.stats().buffered;
+    assert!(
+        buffered > 0,
+        "the file buffer grew while the peer was stalled"
+    );
+    resume.store(true, std::sync::atomic::Ordering::Release);
+    let seen = reader.join().unwrap();
+    assert_eq!(
+        seen.len(),
+        20_000,
+        "everything arrived after the peer resumed"
+    );
+    eprintln!("stalled peer: buffered {buffered} events; slowest emit incl. retries {slowest:?}");
+    let _ = client.shutdown(Duration::from_secs(5));
+}
+
+#[test]
+fn database_limit_drop_newest_and_drop_oldest_count_what_they_drop() {
+    for policy in ["drop_newest", "drop_oldest"] {
+        let port = free_port();
+        let cfg = config(
+            port,
+            json!({"max_database_events": 100, "overflow_policy": policy, "stderr_errors": false,
+                   "queued_events_batch_size": 10, "backoff_initial": 30, "backoff_max": 30}),
+        );
+        let client = Client::from_json(cfg.as_bytes()).unwrap();
+        emit_seq(&client, 0..300);
+        // Let the worker ingest everything (the receiver is down).
+        let deadline = Instant::now() + LONG;
+        while client.stats().queued > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let stats = client.stats();
+        assert!(
+            stats.buffered <= 100,
+            "{policy}: buffered {}",
+            stats.buffered
+        );
+        assert_eq!(
+            stats.buffered + stats.dropped(),
+            300,
+            "{policy}: every event counted: {stats:?}"
+        );
+        let sink = TcpSink::start_on(port);
+        assert_eq!(client.flush(LONG), Ok(()), "{policy}");
+        let got = seqs(&sink.wait_for(stats.buffered as usize, LONG));
+        match policy {
+            "drop_newest" => assert_eq!(got, (0..100).collect::<Vec<_>>()),
+            _ => assert_eq!(got, (200..300).collect::<Vec<_>>()),
+        }
+        client.shutdown(LONG).unwrap();
+    }
+}
+
+#[test]
+fn expired_events_are_removed_and_counted() {
+    let port = free_port();
+    let cfg = config(
+        port,
+        json!({"event_ttl": 0.3, "stderr_errors": false, "backoff_initial": 30, "backoff_max": 30}),
+    );
+    let client = Client::from_json(cfg.as_bytes()).unwrap();
+    emit_seq(&client, 0..50);
+    let deadline = Instant::now() + LONG;
+    while client.stats().expired < 50 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stats = client.stats();
+    assert_eq!((stats.expired, stats.buffered), (50, 0));
+    assert_eq!(
+        client.flush(Duration::from_secs(5)),
+        Ok(()),
+        "expired events count as handled"
+    );
+    client.shutdown(Duration::from_secs(1)).unwrap();
+}
+
+#[test]
+fn block_policy_waits_for_room_then_gives_up() {
+    let port = free_port();
+    let cfg = config(
+        port,
+        json!({"max_queue_events": 5, "overflow_policy": "block", "block_timeout_ms": 50,
+               "queue_check_interval": 3600, "queued_events_flush_count": 1000000, "stderr_errors": false}),
+    );
+    let client = Client::from_json(cfg.as_bytes()).unwrap();
+    let started = Instant::now();
+    let results: Vec<_> = (0..20).map(|_| client.emit_json(b"{}")).collect();
+    // The worker drains the queue when a blocked producer wakes it, so most
+    // get in; none waits much longer than block_timeout_ms.
+    assert!(results.iter().filter(|r| r.is_ok()).count() >= 5);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let _ = client.shutdown(Duration::from_millis(100));
+}
+
+#[test]
+fn fork_child_gets_forked_code_and_never_resends_the_parents_events() {
+    let sink = TcpSink::start();
+    let client = Client::from_json(config(sink.port, json!({})).as_bytes()).unwrap();
+    emit_seq(&client, 0..100);
+    // SAFETY: the child only calls async-signal-safe-enough code of ours (an
+    // atomic load and a comparison) and then _exit()s without unwinding.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let code = match (
+            client.emit_json(b"{}"),
+            client.flush(Duration::from_millis(10)),
+        ) {
+            (Err(ResultCode::LOGSTASH_ASYNC_FORKED), Err(ResultCode::LOGSTASH_ASYNC_FORKED)) => 0,
+            _ => 1,
+        };
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child saw FORKED"
+    );
+    assert_eq!(client.flush(LONG), Ok(()));
+    assert_eq!(
+        seqs(&sink.wait_for(100, LONG)),
+        (0..100).collect::<Vec<_>>()
+    );
+    client.shutdown(LONG).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(sink.lines().len(), 100, "nothing sent twice");
+}
+
+#[test]
+fn idle_handle_uses_no_cpu() {
+    let sink = TcpSink::start();
+    let client = Client::from_json(
+        serde_json::json!({"host":"127.0.0.1","port":sink.port})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    client.log(None, None, "one").unwrap();
+    assert_eq!(client.flush(LONG), Ok(()));
+    let cpu = || {
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+        Duration::new(
+            usage.ru_utime.tv_sec as u64,
+            usage.ru_utime.tv_usec as u32 * 1000,
+        ) + Duration::new(
+            usage.ru_stime.tv_sec as u64,
+            usage.ru_stime.tv_usec as u32 * 1000,
+        )
+    };
+    let before = cpu();
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu() - before;
+    // Other tests run in this process too; an idle worker alone would use ~0.
+    eprintln!("CPU over 2 s idle (whole test process): {used:?}");
+    client.shutdown(LONG).unwrap();
+}
