@@ -263,3 +263,38 @@ pub fn config(port: u16, extra: serde_json::Value) -> String {
     }
     c.to_string()
 }
+
+/// Asserts that `got` holds every number in `want`, printing only a summary
+/// (the missing count and the first few) when it does not.
+pub fn assert_all_arrived(got: &std::collections::BTreeSet<u64>, want: std::ops::Range<u64>) {
+    let missing: Vec<u64> = want.clone().filter(|n| !got.contains(n)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} events missing, first: {:?}",
+        missing.len(),
+        want.end - want.start,
+        &missing[..missing.len().min(20)]
+    );
+}
+
+impl TcpSink {
+    /// Waits (bounded) until `before` plus what this sink received covers every
+    /// seq in `want`; returns everything received here.
+    pub fn wait_to_complete(
+        &self,
+        before: &[u64],
+        want: std::ops::Range<u64>,
+        timeout: Duration,
+    ) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let lines = self.lines();
+            let mut got: std::collections::BTreeSet<u64> = before.iter().copied().collect();
+            got.extend(seqs(&lines));
+            if want.clone().all(|n| got.contains(&n)) || Instant::now() >= deadline {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
