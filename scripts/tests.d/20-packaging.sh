@@ -79,9 +79,11 @@ step "consumer: find_package, shared library, ctest (with valgrind)"
 run cmake -S "$consumer" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$prefix" \
   -DCONSUMER_REQUIRE_VERSION="$version" -DCONSUMER_VALGRIND=ON >/dev/null
 run cmake --build "$tmp/consumer"
-ctest --test-dir "$tmp/consumer" -N | grep -q consumer_c_valgrind || fail "valgrind test missing (is valgrind installed?)"
+ctest --test-dir "$tmp/consumer" -N >"$tmp/ctest-list" # (no `| grep -q`: its early exit breaks pipefail)
+grep -q consumer_c_valgrind "$tmp/ctest-list" || fail "valgrind test missing (is valgrind installed?)"
 run ctest --test-dir "$tmp/consumer" --output-on-failure
-readelf -d "$tmp/consumer/consumer_c" | grep -q "NEEDED.*\[liblogstash_async.so.$abi\]" ||
+readelf -d "$tmp/consumer/consumer_c" >"$tmp/needed"
+grep -q "NEEDED.*\[liblogstash_async.so.$abi\]" "$tmp/needed" ||
   fail "consumer_c does not need liblogstash_async.so.$abi"
 
 step "consumer: an incompatible version is refused by find_package"
@@ -100,7 +102,8 @@ run cmake -S "$consumer" -B "$tmp/consumer-static" -DCMAKE_PREFIX_PATH="$moved" 
   -DCONSUMER_STATIC=ON -DCONSUMER_VALGRIND=OFF >/dev/null
 run cmake --build "$tmp/consumer-static"
 run ctest --test-dir "$tmp/consumer-static" --output-on-failure
-if readelf -d "$tmp/consumer-static/consumer_cpp" | grep -q "NEEDED.*liblogstash_async"; then
+readelf -d "$tmp/consumer-static/consumer_cpp" >"$tmp/needed-static"
+if grep -q "NEEDED.*liblogstash_async" "$tmp/needed-static"; then
   fail "the static consumer needs the shared library"
 fi
 
@@ -122,6 +125,23 @@ step "consumer: plain -I/-L/-l"
 run cc -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer-plain" consumer.c "$tmp/receiver.o" \
   -I"$prefix/include" -L"$prefix/lib" -llogstash_async -pthread
 run env LD_LIBRARY_PATH="$prefix/lib" "$tmp/consumer-plain"
+static_libs="-lssl -lcrypto -lgcc_s -lutil -lrt -lpthread -lm -ldl" # as in the README and the .pc
+grep -qF -- "$static_libs" "$root/README.md" || fail "README's static link line differs"
+[ "$(pkg-config --static --libs-only-l logstash_async | xargs)" = "-llogstash_async $static_libs" ] ||
+  fail "pkg-config --static: $(pkg-config --static --libs-only-l logstash_async)"
+# shellcheck disable=SC2086 # $static_libs is a list of flags
+run cc -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer-plain-static" consumer.c "$tmp/receiver.o" \
+  -I"$prefix/include" "$prefix/lib/liblogstash_async.a" $static_libs
+run "$tmp/consumer-plain-static"
+
+step "README: the C++ snippet compiles"
+{
+  awk '/^```cpp$/ {on = 1; next} /^```$/ {on = 0} on && /^#include/' "$root/README.md"
+  echo "int main() {"
+  awk '/^```cpp$/ {on = 1; next} /^```$/ {on = 0} on && !/^#include/' "$root/README.md"
+  echo "}"
+} >"$tmp/readme_snippet.cpp"
+run c++ -std=c++17 -Wall -Wextra -Werror -fsyntax-only -I"$prefix/include" "$tmp/readme_snippet.cpp"
 
 step "consumer: AddressSanitizer (and LeakSanitizer) on the C consumer"
 run cc -std=c11 -Wall -Wextra -Werror -g -fsanitize=address -fno-omit-frame-pointer \
