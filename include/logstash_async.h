@@ -205,7 +205,8 @@ ResultCode logstash_async_log(struct logstash_async_handle *h,
  *
  * Ordering: applies to events emitted after it returns, from any thread.
  * Errors: LOGSTASH_ASYNC_NULL_ARGUMENT (h or key), LOGSTASH_ASYNC_INVALID_ARGUMENT
- * (empty key), LOGSTASH_ASYNC_INVALID_UTF8, LOGSTASH_ASYNC_INVALID_JSON.
+ * (empty key), LOGSTASH_ASYNC_INVALID_UTF8, LOGSTASH_ASYNC_INVALID_JSON,
+ * LOGSTASH_ASYNC_FORKED (in a forked child; nothing changes).
  * Thread-safety: safe from any thread. Never blocks on I/O.
  *
  * # Safety

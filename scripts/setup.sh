@@ -7,6 +7,7 @@ set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have cc || need+=(build-essential)
+have c++ || need+=(g++) # the C++ consumer of the packaging test
 have cmake || need+=(cmake)
 have pkg-config || need+=(pkg-config)
 have openssl || need+=(openssl)

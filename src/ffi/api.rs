@@ -169,7 +169,8 @@ pub unsafe extern "C" fn logstash_async_log(
 ///
 /// Ordering: applies to events emitted after it returns, from any thread.
 /// Errors: LOGSTASH_ASYNC_NULL_ARGUMENT (h or key), LOGSTASH_ASYNC_INVALID_ARGUMENT
-/// (empty key), LOGSTASH_ASYNC_INVALID_UTF8, LOGSTASH_ASYNC_INVALID_JSON.
+/// (empty key), LOGSTASH_ASYNC_INVALID_UTF8, LOGSTASH_ASYNC_INVALID_JSON,
+/// LOGSTASH_ASYNC_FORKED (in a forked child; nothing changes).
 /// Thread-safety: safe from any thread. Never blocks on I/O.
 ///
 /// # Safety
