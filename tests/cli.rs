@@ -299,11 +299,25 @@ fn mutual_tls_refuses_a_sender_without_a_client_certificate() {
         ],
         "x\n",
     );
+    let refusal = listen
+        .stderr_lines
+        .recv_timeout(WAIT)
+        .expect("listen reports the failed handshake");
+    assert!(
+        refusal.contains("TLS handshake with 127.0.0.1:"),
+        "{refusal}"
+    );
     let _ = listen.child.kill();
     let received = listen.finish();
-    assert_eq!(sent.code(), 1, "{}", sent.stderr);
-    sent.assert_one_error_line("not delivered");
-    assert_eq!(received.stdout, "");
+    assert_eq!(received.stdout, "", "nothing gets past the handshake");
+    // With TLS 1.3 the client learns of the refusal only after it wrote; on a
+    // very slow machine plain TCP's "alive 100 ms after the write" rule may
+    // count that write as delivered (README: at-least-once over TCP), so the
+    // exit code is only checked for its form.
+    if sent.code() != 0 {
+        assert_eq!(sent.code(), 1, "{}", sent.stderr);
+        sent.assert_one_error_line("not delivered");
+    }
 }
 
 #[test]
