@@ -24,6 +24,9 @@ failed delivery attempt: the events not sent stay in the file.
 Options:
   --timeout SECS         how long to keep sending [default: 60]
   -h, --help             this help
+
+Exit codes: 0 all delivered, 1 events not delivered, 2 usage or configuration
+error, 3 other error (cannot read a file, database in use).
 ";
 
 const POLL: Duration = Duration::from_millis(20);

@@ -24,6 +24,9 @@ Options:
   --logger NAME          logger_name of plain-text events
   --timeout SECS         how long to wait for delivery at the end [default: 10]
   -h, --help             this help
+
+Exit codes: 0 all delivered, 1 events not delivered, 2 usage or configuration
+error, 3 other error (cannot read a file, database in use).
 ";
 
 pub fn main(mut parser: lexopt::Parser) -> Result<(), Failure> {

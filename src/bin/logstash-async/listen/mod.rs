@@ -46,7 +46,7 @@ Options:
   -h, --help                this help
 ";
 
-/// Each received event, in the transport's framing removed (one JSON document).
+/// Where transports put each received event: one JSON document, framing removed.
 pub type Events = mpsc::SyncSender<Vec<u8>>;
 
 pub fn main(mut parser: lexopt::Parser) -> Result<(), Failure> {
