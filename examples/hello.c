@@ -30,9 +30,9 @@ int main(int argc, char **argv) {
   logstash_async_log(log, "INFO", "hello.main", "hello from C");
 
   /* 3. A structured event: any JSON object. `message` and `level` go to the
-   *    top level; every other key lands under "extra". */
+   *    top level; every other key (logger_name too) lands under "extra". */
   const char *event =
-      "{\"message\":\"user signed in\",\"level\":\"INFO\","
+      "{\"message\":\"user signed in\",\"level\":\"INFO\",\"logger_name\":\"hello.auth\","
       "\"user\":{\"id\":42,\"name\":\"ada\"},\"duration_ms\":12.5}";
   logstash_async_result r = logstash_async_emit_json(log, event, strlen(event));
   if (r != LOGSTASH_ASYNC_OK)
