@@ -128,7 +128,9 @@ impl HttpTransport {
             Ok(response) => (response.status(), response),
             Err(ureq::Error::Status(status, response)) => (status, response),
             Err(ureq::Error::Transport(t)) => {
-                return Err(Failure::Retry(self.redact(format!("POST {}: {t}", self.url))))
+                return Err(Failure::Retry(
+                    self.redact(format!("POST {}: {t}", self.url)),
+                ))
             }
         };
         // Reading the body to its end returns the connection to the pool.
