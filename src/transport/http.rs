@@ -250,7 +250,7 @@ fn snippet(body: &[u8]) -> String {
 /// Standard base64 with padding (RFC 4648), for the Basic credentials.
 fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    let mut out = String::with_capacity((input.len() + 2) / 3 * 4);
     for group in input.chunks(3) {
         let b = [
             group[0],
