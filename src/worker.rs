@@ -8,7 +8,7 @@
 
 use crate::buffer::{Buffer, Chunk};
 use crate::config::{Config, OverflowPolicy};
-use crate::event::Formatter;
+use crate::layout::Layout;
 use crate::queue::{Drained, Item};
 use crate::shared::Shared;
 use crate::stats::Counters;
@@ -77,7 +77,7 @@ pub struct Worker {
     config: Config,
     buffer: Buffer,
     transport: Box<dyn Transport>,
-    formatter: Formatter,
+    formatter: Layout,
     /// Chunks of this session not yet delivered: (chunk id, seq of its first event).
     session_chunks: VecDeque<(i64, u64)>,
     /// Every event with a seq up to this one has been stored or dropped.
@@ -108,7 +108,7 @@ impl Worker {
         let now = Instant::now();
         Worker {
             backoff: Backoff::new(config.backoff_initial, config.backoff_max),
-            formatter: Formatter::new(&config, "", ""),
+            formatter: Layout::new(&config, "", ""),
             shared,
             config,
             buffer,
@@ -135,7 +135,7 @@ impl Worker {
         } else {
             crate::sys::hostname()
         };
-        self.formatter = Formatter::new(&self.config, &host, &program);
+        self.formatter = Layout::new(&self.config, &host, &program);
         match self.buffer.totals() {
             Ok(t) => {
                 self.buffered_events = t.events;

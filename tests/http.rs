@@ -269,3 +269,24 @@ fn http_options_are_checked() {
     let e = err(r#"{"host":"h","transport":"http","username":"u","password":7}"#);
     assert!(e.starts_with("password: expected a string"), "{e}");
 }
+
+#[test]
+fn ecs_layout_on_the_wire() {
+    let server = HttpServer::start(&[], None);
+    let client = http_client(&server, json!({"formatter": "ecs", "tags": ["t"]}));
+    client.log(Some("ERROR"), Some("db"), "boom").unwrap();
+    assert_eq!(client.flush(LONG), Ok(()));
+    let events = server.wait_for_events(1, LONG);
+    let ev = &events[0];
+    assert_eq!(ev["message"], "boom");
+    assert_eq!(ev["log"]["level"], "ERROR");
+    assert_eq!(ev["log"]["logger"], "db");
+    assert_eq!(ev["ecs"]["version"], "8.11.0");
+    assert_eq!(ev["event"]["module"], "python-logstash");
+    assert_eq!(ev["tags"], json!(["t"]));
+    assert!(ev["process"]["thread"]["name"].is_string());
+    assert!(ev.get("level").is_none() && ev.get("type").is_none());
+    assert_eq!(client.shutdown(LONG), Ok(()));
+    let e = logstash_async::Config::from_json(br#"{"host":"h","formatter":"gelf"}"#).unwrap_err();
+    assert!(e.starts_with("formatter: unknown formatter"), "{e}");
+}
