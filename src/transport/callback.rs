@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn fails_twice_then_delivers_each_event_once_in_order_and_closes_once() {
-        let recorder = Box::leak(Box::new(Mutex::new(Recorder {
+        let recorder: &'static Mutex<Recorder> = Box::leak(Box::new(Mutex::new(Recorder {
             failures_left: 2,
             calls: 0,
             events: Vec::new(),
