@@ -28,6 +28,16 @@
 #define LOGSTASH_ASYNC_VERSION_STRING LOGSTASH_ASYNC_STRINGIFY(LOGSTASH_ASYNC_VERSION_MAJOR) "." LOGSTASH_ASYNC_STRINGIFY(LOGSTASH_ASYNC_VERSION_MINOR) "." LOGSTASH_ASYNC_STRINGIFY(LOGSTASH_ASYNC_VERSION_PATCH)
 
 /**
+ * Default `max_content_length`: Logstash's http input accepts 100 MiB.
+ */
+#define DEFAULT_MAX_CONTENT_LENGTH ((100 * 1024) * 1024)
+
+/**
+ * Unwritten bytes beyond which the transport takes no new chunk (backpressure).
+ */
+#define MAX_PENDING_OUTPUT (4 << 20)
+
+/**
  * Major version: incompatible ABI changes.
  */
 #define LOGSTASH_ASYNC_VERSION_MAJOR 0
@@ -116,6 +126,22 @@ typedef struct logstash_async_handle logstash_async_handle;
  * The Rust name of the result enum.
  */
 typedef enum logstash_async_result ResultCode;
+
+/**
+ * Delivers a batch of events (see `logstash_async_create_with_transport`):
+ * `events[i]` points to `lens[i]` bytes of one JSON object (not
+ * NUL-terminated), `i` in `0..count`, valid during the call only. Returns 0
+ * when delivered, non-zero to have the batch retried later.
+ */
+typedef int (*logstash_async_send_fn)(void *user_data,
+                                      const char *const *events,
+                                      const size_t *lens,
+                                      size_t count);
+
+/**
+ * Releases `user_data` at shutdown (see `logstash_async_create_with_transport`).
+ */
+typedef void (*logstash_async_close_fn)(void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -288,6 +314,61 @@ const char *logstash_async_result_str(int r);
  * mismatch). Never NULL; never free it. Thread-safety: safe from any thread.
  */
 const char *logstash_async_version(void);
+
+/**
+ * Creates a handle that delivers events through the host's own function
+ * instead of a network transport (to Redis, Kafka, a file, ...), keeping the
+ * queue, the SQLite buffer, batching and retries with backoff.
+ *
+ * `config_json` is the same JSON object as for `logstash_async_create`, except
+ * that `host` is not required and `transport` (and the options of the network
+ * transports) are not accepted; e.g. `{"database_path": "/var/lib/app/q.db"}`.
+ *
+ * `send_fn` (required) is called with a batch of formatted events, oldest
+ * first: `events[i]` points to `lens[i]` bytes of one JSON object, NOT
+ * NUL-terminated, valid only during the call. It returns 0 when the whole batch
+ * was delivered (the events are then deleted from the buffer), or non-zero to
+ * have the whole batch retried later, after the backoff (`backoff_initial`,
+ * doubling up to `backoff_max`): a failing batch is sent again, in order,
+ * before anything newer, so a function that fails and then succeeds delivers
+ * each event once. Batches hold up to `queued_events_batch_size` events.
+ *
+ * `close_fn` (may be NULL) is called exactly once, after the last `send_fn`
+ * call, while the handle shuts down; release `user_data` there. Neither
+ * function is called when create fails, nor with `"enable": false`.
+ *
+ * Threads: both functions are called on the handle's worker thread only,
+ * one call at a time, never on the thread that emits. They may block (that
+ * delays delivery, never the emitting threads), but a slow `send_fn` also
+ * delays `logstash_async_flush` and `logstash_async_shutdown`, whose timeouts
+ * still hold (the worker is then left to finish on its own, and `close_fn`
+ * runs when it does). A Ruby, Go, Python or other managed host must not
+ * re-enter its runtime from them (no Ruby method calls, no Go callbacks into
+ * goroutine-scheduled code, no GIL-taking Python calls): the worker thread is
+ * not one of the runtime's threads. Copy the bytes into a native queue, or
+ * deliver with plain C calls. The functions must not call back into this
+ * library on the same handle (no emit, flush or shutdown from inside them).
+ *
+ * `user_data` is passed unchanged to both functions and never dereferenced by
+ * the library. The caller guarantees that it may be used from the worker
+ * thread and stays valid until `close_fn` was called (or, without
+ * `close_fn`, until `logstash_async_shutdown` returned).
+ *
+ * Returns the handle, or NULL with a message in `error_buf` (as
+ * `logstash_async_create`; a NULL `send_fn` is refused). Release the handle
+ * with `logstash_async_shutdown`.
+ *
+ * # Safety
+ * `config_json` is NULL or a NUL-terminated string; `error_buf` is NULL or
+ * writable for `error_buf_len` bytes; `send_fn` and `close_fn` are NULL or
+ * functions with these signatures; `user_data` follows the contract above.
+ */
+struct logstash_async_handle *logstash_async_create_with_transport(const char *config_json,
+                                                                   logstash_async_send_fn send_fn,
+                                                                   logstash_async_close_fn close_fn,
+                                                                   void *user_data,
+                                                                   char *error_buf,
+                                                                   size_t error_buf_len);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -9,7 +9,7 @@ use crate::report::Reporter;
 use crate::result::ResultCode;
 use crate::shared::{Progress, Shared};
 use crate::stats::{Counters, Stats};
-use crate::transport::{self, Interrupter};
+use crate::transport::{self, Interrupter, Transport};
 use crate::worker::Worker;
 use parking_lot::Mutex;
 use serde_json::value::RawValue;
@@ -40,6 +40,17 @@ impl Client {
     /// Creates a handle: opens the buffer, loads TLS material and starts the
     /// worker. Blocks for that file I/O only; never for the network.
     pub fn new(config: Config) -> Result<Client, String> {
+        Client::start(config, None)
+    }
+
+    /// Creates a handle that delivers through `transport` (the host's own
+    /// channel) instead of the configured one, keeping the buffering, batching
+    /// and retries. The transport runs on the worker thread only.
+    pub fn with_transport(config: Config, transport: Box<dyn Transport>) -> Result<Client, String> {
+        Client::start(config, Some(transport))
+    }
+
+    fn start(config: Config, custom: Option<Box<dyn Transport>>) -> Result<Client, String> {
         let fork_generation = crate::sys::fork_generation();
         if !config.enable {
             return Ok(Client {
@@ -80,7 +91,10 @@ impl Client {
             },
         };
         let interrupter = Interrupter::default();
-        let transport = transport::build(&config, interrupter.clone())?;
+        let transport = match custom {
+            Some(t) => t,
+            None => transport::build(&config, interrupter.clone())?,
+        };
         let shared = Arc::new(Shared {
             queue: Queue::new(
                 config.max_queue_events,

@@ -15,7 +15,44 @@ pub enum TransportKind {
     Tcp,
     /// One JSON document per datagram.
     Udp,
+    /// A JSON array of events per HTTP POST (Logstash's http input).
+    Http,
+    /// The host's own delivery function (`logstash_async_create_with_transport`).
+    Custom,
 }
+
+/// Which event layout the worker writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatterKind {
+    /// python-logstash-async's LogstashFormatter (the default).
+    Logstash,
+    /// python-logstash-async's LogstashEcsFormatter (Elastic Common Schema 8.11).
+    Ecs,
+}
+
+/// A value that must never appear in logs, errors, stats or Debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+/// Options of the http transport.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpOptions {
+    /// The request path, starting with "/".
+    pub path: String,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Largest request body; a batch is split into several requests to fit.
+    pub max_content_length: usize,
+}
+
+/// Default `max_content_length`: Logstash's http input accepts 100 MiB.
+pub const DEFAULT_MAX_CONTENT_LENGTH: usize = 100 * 1024 * 1024;
 
 /// What happens when the in-memory queue or the database is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +83,8 @@ pub struct Config {
     pub port: u16,
     pub transport: TransportKind,
     pub tls: TlsOptions,
+    pub http: HttpOptions,
+    pub formatter: FormatterKind,
     /// `None` means `:memory:`.
     pub database_path: Option<PathBuf>,
     pub enable: bool,
@@ -91,6 +130,13 @@ impl Config {
                 verify: true,
                 ..TlsOptions::default()
             },
+            http: HttpOptions {
+                path: "/".to_owned(),
+                username: None,
+                password: None,
+                max_content_length: DEFAULT_MAX_CONTENT_LENGTH,
+            },
+            formatter: FormatterKind::Logstash,
             database_path: None,
             enable: true,
             message_type: "python-logstash".to_owned(),
@@ -128,9 +174,34 @@ impl Config {
         Config::from_map(&map)
     }
 
+    /// Parses the configuration of a handle with a custom transport (the
+    /// host's own send function): `host` is not required and `transport` is
+    /// not accepted.
+    pub fn from_json_custom_transport(text: &[u8]) -> Result<Config, String> {
+        let value: Value = serde_json::from_slice(text)
+            .map_err(|e| format!("configuration is not valid JSON: {e}"))?;
+        let Value::Object(map) = value else {
+            return Err("configuration must be a JSON object".to_owned());
+        };
+        if map.contains_key("transport") {
+            return Err(
+                "transport: not used with a custom transport (the send function is the transport)"
+                    .into(),
+            );
+        }
+        let mut c = Config::parse(&map, false)?;
+        c.transport = TransportKind::Custom;
+        Ok(c)
+    }
+
     /// Parses an already decoded configuration object.
     pub fn from_map(map: &Map<String, Value>) -> Result<Config, String> {
+        Config::parse(map, true)
+    }
+
+    fn parse(map: &Map<String, Value>, host_required: bool) -> Result<Config, String> {
         let host = match map.get("host") {
+            None | Some(Value::Null) if !host_required => String::new(),
             None | Some(Value::Null) => {
                 return Err("host: required (a host name or IP address)".into())
             }
@@ -150,9 +221,10 @@ impl Config {
                     c.transport = match string(k, value)?.as_str() {
                         "tcp" => TransportKind::Tcp,
                         "udp" => TransportKind::Udp,
+                        "http" => TransportKind::Http,
                         other => {
                             return Err(format!(
-                                "transport: unknown transport \"{other}\" (expected \"tcp\" or \"udp\")"
+                                "transport: unknown transport \"{other}\" (expected \"tcp\", \"udp\" or \"http\")"
                             ))
                         }
                     }
@@ -163,6 +235,32 @@ impl Config {
                 "certfile" => c.tls.certfile = opt_string(k, value)?.map(PathBuf::from),
                 "keyfile" => c.tls.keyfile = opt_string(k, value)?.map(PathBuf::from),
                 "ssl_server_name" => c.tls.server_name = opt_string(k, value)?,
+                "path" => {
+                    let path = string(k, value)?;
+                    if !path.starts_with('/') || path.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+                        return Err(format!(
+                            "path: expected a URL path starting with \"/\" without spaces, got \"{path}\""
+                        ));
+                    }
+                    c.http.path = path;
+                }
+                "username" => c.http.username = opt_string(k, value)?,
+                // The value is never echoed back in an error message.
+                "password" => c.http.password = opt_string(k, value)?.map(Secret),
+                "max_content_length" => {
+                    c.http.max_content_length = int_in(k, value, 1024, 1 << 40)? as usize
+                }
+                "formatter" => {
+                    c.formatter = match string(k, value)?.as_str() {
+                        "logstash" => FormatterKind::Logstash,
+                        "ecs" => FormatterKind::Ecs,
+                        other => {
+                            return Err(format!(
+                                "formatter: unknown formatter \"{other}\" (expected \"logstash\" or \"ecs\")"
+                            ))
+                        }
+                    }
+                }
                 "database_path" => {
                     c.database_path = match opt_string(k, value)? {
                         None => None,
@@ -271,6 +369,28 @@ impl Config {
         }
         if c.tls.enable && c.transport == TransportKind::Udp {
             return Err("ssl_enable: TLS is not available with the udp transport".into());
+        }
+        if c.transport != TransportKind::Http {
+            for key in ["path", "username", "password", "max_content_length"] {
+                if map.contains_key(key) {
+                    return Err(format!("{key}: only used with the http transport"));
+                }
+            }
+        }
+        if c.http.username.is_some() != c.http.password.is_some() {
+            let (given, missing) = if c.http.username.is_some() {
+                ("username", "password")
+            } else {
+                ("password", "username")
+            };
+            return Err(format!(
+                "{missing}: required when {given} is given (Basic authentication needs both)"
+            ));
+        }
+        if let Some(user) = &c.http.username {
+            if user.contains(':') {
+                return Err("username: must not contain \":\" (Basic authentication)".into());
+            }
         }
         if c.tls.certfile.is_some() != c.tls.keyfile.is_some() {
             let (given, missing) = if c.tls.certfile.is_some() {

@@ -255,7 +255,7 @@ fn write_members<'a>(out: &mut Vec<u8>, members: impl Iterator<Item = (&'a str, 
 /// Python's `json.dumps(ensure_ascii=True)`: every non-ASCII character as \uXXXX.
 /// In JSON text non-ASCII bytes occur only inside strings, so a byte-level pass
 /// over the serialised line is exact.
-fn escape_non_ascii(out: &mut Vec<u8>, start: usize) {
+pub(crate) fn escape_non_ascii(out: &mut Vec<u8>, start: usize) {
     if out[start..].is_ascii() {
         return;
     }

@@ -8,7 +8,7 @@
 
 use crate::buffer::{Buffer, Chunk};
 use crate::config::{Config, OverflowPolicy};
-use crate::event::Formatter;
+use crate::layout::Layout;
 use crate::queue::{Drained, Item};
 use crate::shared::Shared;
 use crate::stats::Counters;
@@ -77,7 +77,7 @@ pub struct Worker {
     config: Config,
     buffer: Buffer,
     transport: Box<dyn Transport>,
-    formatter: Formatter,
+    formatter: Layout,
     /// Chunks of this session not yet delivered: (chunk id, seq of its first event).
     session_chunks: VecDeque<(i64, u64)>,
     /// Every event with a seq up to this one has been stored or dropped.
@@ -108,7 +108,7 @@ impl Worker {
         let now = Instant::now();
         Worker {
             backoff: Backoff::new(config.backoff_initial, config.backoff_max),
-            formatter: Formatter::new(&config, "", ""),
+            formatter: Layout::new(&config, "", ""),
             shared,
             config,
             buffer,
@@ -135,7 +135,7 @@ impl Worker {
         } else {
             crate::sys::hostname()
         };
-        self.formatter = Formatter::new(&self.config, &host, &program);
+        self.formatter = Layout::new(&self.config, &host, &program);
         match self.buffer.totals() {
             Ok(t) => {
                 self.buffered_events = t.events;
@@ -384,7 +384,7 @@ impl Worker {
         let victims = match self.buffer.fetch_after(0, 1024) {
             Ok(chunks) => chunks
                 .into_iter()
-                .filter(|c| c.newest_ms < cutoff && limit.map_or(true, |l| c.id < l))
+                .filter(|c| c.newest_ms < cutoff && limit.is_none_or(|l| c.id < l))
                 .filter(|c| self.inflight.iter().all(|f| f.chunk_id != c.id))
                 .collect::<Vec<_>>(),
             Err(e) => {
@@ -429,7 +429,7 @@ impl Worker {
     fn send_turn(&mut self) {
         let started = Instant::now();
         let mut delivered: Vec<(i64, u64, u64)> = Vec::new();
-        let mut outcome: Result<(), (SendError, Chunk)> = Ok(());
+        let mut outcome: Result<(), (SendError, Chunk, u32)> = Ok(());
         'turn: while started.elapsed() < SEND_TURN {
             let chunks = match self.buffer.fetch_after(self.sent_through_id, FETCH_CHUNKS) {
                 Ok(c) => c,
@@ -445,7 +445,12 @@ impl Worker {
                 if !self.transport.ready() {
                     break 'turn;
                 }
-                match self.transport.send(&chunk) {
+                let result = self.transport.send(&chunk);
+                let rejection = self.transport.take_rejection();
+                if let Some(r) = &rejection {
+                    self.report_rejection(&r.message);
+                }
+                match result {
                     Ok(sent) => {
                         self.sent_through_id = chunk.id;
                         match sent {
@@ -472,7 +477,8 @@ impl Worker {
                         }
                     }
                     Err(e) => {
-                        outcome = Err((e, chunk));
+                        let rejected = rejection.map_or(0, |r| r.in_failed_prefix);
+                        outcome = Err((e, chunk, rejected));
                         break 'turn;
                     }
                 }
@@ -484,9 +490,9 @@ impl Worker {
         self.delete_delivered(&delivered);
         match outcome {
             Ok(()) => self.succeeded(),
-            Err((e, chunk)) => {
+            Err((e, chunk, rejected)) => {
                 if e.delivered_prefix > 0 {
-                    self.keep_undelivered_tail(&chunk, e.delivered_prefix);
+                    self.keep_undelivered_tail(&chunk, e.delivered_prefix, rejected);
                 }
                 self.failed(&e);
             }
@@ -494,8 +500,9 @@ impl Worker {
         self.pending_since = (self.buffered_events > self.inflight_events()).then(Instant::now);
     }
 
-    /// After a partial delivery: the chunk keeps only the events not yet delivered.
-    fn keep_undelivered_tail(&mut self, chunk: &Chunk, delivered: u32) {
+    /// After a partial delivery: the chunk keeps only the events not yet
+    /// delivered. `rejected` of the first `delivered` were refused, not delivered.
+    fn keep_undelivered_tail(&mut self, chunk: &Chunk, delivered: u32, rejected: u32) {
         let mut tail = Vec::new();
         let mut count = 0u32;
         for event in chunk.events().skip(delivered as usize) {
@@ -507,7 +514,12 @@ impl Worker {
             self.database_error("record a partial delivery", &e);
             return;
         }
-        Counters::add(&self.shared.counters.sent, u64::from(delivered));
+        let rejected = rejected.min(delivered);
+        Counters::add(
+            &self.shared.counters.dropped_undeliverable,
+            u64::from(rejected),
+        );
+        Counters::add(&self.shared.counters.sent, u64::from(delivered - rejected));
         self.buffered_events = self.buffered_events.saturating_sub(u64::from(delivered));
         self.buffered_bytes = self
             .buffered_bytes
@@ -599,6 +611,13 @@ impl Worker {
             self.failing = true;
         }
         self.shared.set_failing(true);
+    }
+
+    /// Events the receiver refused for good: counted by the caller, reported here.
+    fn report_rejection(&self, message: &str) {
+        let message = format!("events rejected by the receiver (not retried): {message}");
+        self.shared.counters.set_error(&message);
+        self.shared.reporter.report("rejected", &message);
     }
 
     fn database_error(&self, what: &str, e: &rusqlite::Error) {

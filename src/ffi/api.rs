@@ -21,6 +21,14 @@ pub struct logstash_async_handle {
     client: Client,
 }
 
+/// A new handle owning `client`, for the create functions of other modules.
+pub(super) fn new_handle(client: Client) -> *mut logstash_async_handle {
+    Box::into_raw(Box::new(logstash_async_handle {
+        magic: HANDLE_MAGIC,
+        client,
+    }))
+}
+
 /// # Safety
 /// `h` is NULL or a pointer returned by `logstash_async_create` and not yet shut down.
 unsafe fn handle<'a>(h: *const logstash_async_handle) -> Result<&'a Client, ResultCode> {

@@ -4,5 +4,7 @@
 
 mod api;
 mod boundary;
+mod custom;
 
 pub use api::*;
+pub use custom::*;

@@ -4,6 +4,8 @@
 //! and re-establishes it on the next send after an error; the worker owns the
 //! retry policy (backoff) and the bookkeeping of which rows may be deleted.
 
+pub mod callback;
+pub mod http;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
@@ -47,6 +49,15 @@ impl std::fmt::Display for SendError {
     }
 }
 
+/// Events the receiver refused for good (not retried), and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// How many of them lie within the `delivered_prefix` of a `SendError`
+    /// (they are dropped, not delivered). 0 after a successful send.
+    pub in_failed_prefix: u32,
+    pub message: String,
+}
+
 pub trait Transport: Send {
     /// Sends one chunk (connecting first if needed).
     fn send(&mut self, chunk: &Chunk) -> Result<Sent, SendError>;
@@ -66,6 +77,13 @@ pub trait Transport: Send {
     /// True while written data waits for confirmation (the worker then polls).
     fn awaiting_confirmation(&self) -> bool {
         false
+    }
+
+    /// Why events of the last send were rejected by the receiver (counted in
+    /// `Sent::Delivered::rejected`, or among a `SendError`'s `delivered_prefix`),
+    /// for the worker to report. Taken once.
+    fn take_rejection(&mut self) -> Option<Rejection> {
+        None
     }
 
     /// Closes gracefully before `deadline`, making sure the peer got what was
@@ -122,5 +140,9 @@ pub fn build(config: &Config, interrupter: Interrupter) -> Result<Box<dyn Transp
             config.host.clone(),
             config.port,
         ))),
+        TransportKind::Http => Ok(Box::new(http::HttpTransport::new(config)?)),
+        TransportKind::Custom => {
+            Err("transport: a custom transport needs its send function (logstash_async_create_with_transport)".into())
+        }
     }
 }

@@ -80,6 +80,12 @@ impl TlsSettings {
         })
     }
 
+    /// The connector and the name to verify, for clients that drive the
+    /// handshake themselves (the http transport).
+    pub fn into_parts(self) -> (TlsConnector, String) {
+        (self.connector, self.server_name)
+    }
+
     pub fn handshake(&self, stream: TcpStream) -> Result<TlsStream<TcpStream>, String> {
         self.connector
             .connect(&self.server_name, stream)

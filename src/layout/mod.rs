@@ -1,0 +1,42 @@
+//! Which event layout the worker writes (`"formatter"` option): the Logstash
+//! layout of python-logstash-async's LogstashFormatter (the default, in
+//! `crate::event`) or the Elastic Common Schema layout of its
+//! LogstashEcsFormatter (`ecs`).
+
+pub mod ecs;
+
+use crate::config::{Config, FormatterKind};
+use crate::event::{AcceptedEvent, Formatter};
+use serde_json::value::RawValue;
+
+/// The configured formatter. Lives on the worker thread.
+pub enum Layout {
+    Logstash(Formatter),
+    Ecs(ecs::EcsFormatter),
+}
+
+impl Layout {
+    /// `host` is the already resolved host name (short or FQDN).
+    pub fn new(config: &Config, host: &str, program: &str) -> Layout {
+        match config.formatter {
+            FormatterKind::Logstash => Layout::Logstash(Formatter::new(config, host, program)),
+            FormatterKind::Ecs => Layout::Ecs(ecs::EcsFormatter::new(config, host, program)),
+        }
+    }
+
+    /// Applies a set_extra (None removes the key).
+    pub fn set_extra(&mut self, key: String, value: Option<Box<RawValue>>) {
+        match self {
+            Layout::Logstash(f) => f.set_extra(key, value),
+            Layout::Ecs(f) => f.set_extra(key, value),
+        }
+    }
+
+    /// Appends one formatted event (no trailing newline) to `out`.
+    pub fn format(&self, ev: &AcceptedEvent, out: &mut Vec<u8>) -> Result<(), String> {
+        match self {
+            Layout::Logstash(f) => f.format(ev, out),
+            Layout::Ecs(f) => f.format(ev, out),
+        }
+    }
+}
