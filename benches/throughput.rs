@@ -23,7 +23,7 @@ fn event(i: u64) -> Vec<u8> {
         .into_bytes();
     let pad = 200usize.saturating_sub(ev.len());
     let insert_at = ev.len() - 2;
-    ev.splice(insert_at..insert_at, std::iter::repeat(b'x').take(pad));
+    ev.splice(insert_at..insert_at, std::iter::repeat_n(b'x', pad));
     ev
 }
 
