@@ -4,6 +4,9 @@
 //! and re-establishes it on the next send after an error; the worker owns the
 //! retry policy (backoff) and the bookkeeping of which rows may be deleted.
 
+pub mod beats;
+pub mod hosts;
+mod stream;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
@@ -30,6 +33,9 @@ pub struct SendError {
     pub message: String,
     /// Events at the start of the chunk known to be delivered despite the error.
     pub delivered_prefix: u32,
+    /// Another host can take over at once: retry without the worker's backoff
+    /// (the failed host has its own).
+    pub another_host_ready: bool,
 }
 
 impl SendError {
@@ -37,6 +43,7 @@ impl SendError {
         SendError {
             message: message.into(),
             delivered_prefix: 0,
+            another_host_ready: false,
         }
     }
 }
@@ -97,21 +104,39 @@ impl Interrupter {
 /// Builds the configured transport. TLS material is loaded here, on the
 /// caller's thread inside create, so a bad file fails create with its name.
 pub fn build(config: &Config, interrupter: Interrupter) -> Result<Box<dyn Transport>, String> {
-    match config.transport {
-        TransportKind::Tcp => {
-            let tls = if config.tls.enable {
-                Some(tls::TlsSettings::load(&config.tls, &config.host)?)
-            } else {
-                None
-            };
-            Ok(Box::new(tcp::TcpTransport::new(
-                config.host.clone(),
-                config.port,
-                config.socket_timeout,
-                tls,
-                interrupter,
-            )))
+    let tls = || -> Result<Option<tls::TlsSettings>, String> {
+        if config.tls.enable {
+            Ok(Some(tls::TlsSettings::load(&config.tls, &config.host)?))
+        } else {
+            Ok(None)
         }
+    };
+    let hosts = || {
+        hosts::HostSet::new(
+            config.endpoints(),
+            config.loadbalance,
+            config.backoff_initial,
+            config.backoff_max,
+        )
+    };
+    match config.transport {
+        TransportKind::Tcp => Ok(Box::new(tcp::TcpTransport::new(
+            hosts(),
+            config.socket_timeout,
+            tls()?,
+            interrupter,
+        ))),
+        TransportKind::Beats => Ok(Box::new(beats::BeatsTransport::new(
+            hosts(),
+            beats::BeatsSettings {
+                timeout: config.socket_timeout,
+                ack_timeout: config.beats_ack_timeout,
+                compression_level: config.compression_level,
+                max_window: config.beats_window_size,
+            },
+            tls()?,
+            interrupter,
+        ))),
         TransportKind::Udp => Ok(Box::new(udp::UdpTransport::new(
             config.host.clone(),
             config.port,

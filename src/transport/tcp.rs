@@ -10,14 +10,19 @@
 //! connection dies they are sent again. Duplicates after a receiver crash are
 //! thus bounded by CONFIRM_DELAY's worth of traffic; nothing is lost.
 //! On close we half-close and wait for the peer's EOF, which proves it read all.
+//!
+//! With several hosts each has its own connection ("link") and its own
+//! unconfirmed writes; a write's ticket is a global sequence number, and
+//! everything up to the oldest unconfirmed write of any link is confirmed.
 
+use super::hosts::HostSet;
+use super::stream::{unacked_bytes, Conn};
 use super::tls::TlsSettings;
 use super::{Interrupter, SendError, Sent, Transport};
 use crate::buffer::Chunk;
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::os::unix::io::AsRawFd;
+use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
 /// How long a written chunk must stay un-refuted before it counts as delivered.
@@ -26,308 +31,240 @@ pub const CONFIRM_DELAY: Duration = Duration::from_millis(100);
 /// biggest receive buffer Linux autotunes to, 6 MiB by default).
 pub const CONFIRM_BYTES: u64 = 16 << 20;
 
-pub(crate) enum Conn {
-    Plain(TcpStream),
-    Tls(Box<native_tls::TlsStream<TcpStream>>),
+/// The connection to one host and its writes awaiting confirmation.
+struct Link {
+    conn: Conn,
+    /// Bytes written on this connection.
+    written: u64,
+    /// Unconfirmed writes: (ticket, bytes written on this link after it, when).
+    unconfirmed: VecDeque<(u64, u64, Instant)>,
 }
 
-impl Conn {
-    pub(crate) fn tcp(&self) -> &TcpStream {
-        match self {
-            Conn::Plain(s) => s,
-            Conn::Tls(s) => s.get_ref(),
-        }
-    }
-}
-
-impl Write for Conn {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Conn::Plain(s) => s.write(buf),
-            Conn::Tls(s) => s.write(buf),
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Conn::Plain(s) => s.flush(),
-            Conn::Tls(s) => s.flush(),
-        }
-    }
-}
-
-impl Read for Conn {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Conn::Plain(s) => s.read(buf),
-            Conn::Tls(s) => s.read(buf),
+impl Link {
+    /// Confirms the writes the rules allow (see the module comment).
+    fn advance(&mut self, now: Instant, overtaking_counts: bool) {
+        let outq = unacked_bytes(self.conn.tcp()).unwrap_or(u64::MAX);
+        let acked_through = self.written.saturating_sub(outq);
+        while let Some(&(_, end, at)) = self.unconfirmed.front() {
+            let aged = now.duration_since(at) >= CONFIRM_DELAY;
+            let overtaken = overtaking_counts && acked_through.saturating_sub(end) >= CONFIRM_BYTES;
+            if end <= acked_through && (aged || overtaken) {
+                self.unconfirmed.pop_front();
+            } else {
+                break;
+            }
         }
     }
 }
 
 pub struct TcpTransport {
-    host: String,
-    port: u16,
+    hosts: HostSet,
     timeout: Duration,
     tls: Option<TlsSettings>,
     interrupter: Interrupter,
-    conn: Option<Conn>,
-    /// Bytes written over the life of the transport; a write's ticket is the
-    /// total after it, so tickets grow across reconnects.
-    written_total: u64,
-    /// Writes not yet confirmed: (ticket, when written).
-    unconfirmed: VecDeque<(u64, Instant)>,
-    confirmed: u64,
+    /// One slot per host.
+    links: Vec<Option<Link>>,
+    /// The host written to last (failover closes the others once idle).
+    active: Option<usize>,
+    /// Tickets handed out (one per write, growing across reconnects).
+    tickets: u64,
 }
 
 impl TcpTransport {
     pub fn new(
-        host: String,
-        port: u16,
+        hosts: HostSet,
         timeout: Duration,
         tls: Option<TlsSettings>,
         interrupter: Interrupter,
     ) -> TcpTransport {
+        let links = (0..hosts.len()).map(|_| None).collect();
         TcpTransport {
-            host,
-            port,
+            hosts,
             timeout,
             tls,
             interrupter,
-            conn: None,
-            written_total: 0,
+            links,
+            active: None,
+            tickets: 0,
+        }
+    }
+
+    fn connect(&mut self, i: usize) -> Result<(), String> {
+        let conn = Conn::connect(
+            self.hosts.endpoint(i),
+            self.timeout,
+            self.tls.as_ref(),
+            &self.interrupter,
+        )?;
+        self.links[i] = Some(Link {
+            conn,
+            written: 0,
             unconfirmed: VecDeque::new(),
-            confirmed: 0,
-        }
+        });
+        Ok(())
     }
 
-    fn connect(&mut self) -> Result<(), SendError> {
-        let addrs = (self.host.as_str(), self.port)
-            .to_socket_addrs()
-            .map_err(|e| SendError::new(format!("resolve {}:{}: {e}", self.host, self.port)))?;
-        let mut last = SendError::new(format!("{}:{}: no address", self.host, self.port));
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, self.timeout) {
-                Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
-                    let _ = stream.set_write_timeout(Some(self.timeout));
-                    let _ = stream.set_read_timeout(Some(self.timeout));
-                    set_keepalive(&stream);
-                    self.interrupter.register(stream.as_raw_fd());
-                    let conn = match &self.tls {
-                        None => Conn::Plain(stream),
-                        Some(tls) => match tls.handshake(stream) {
-                            Ok(s) => Conn::Tls(Box::new(s)),
-                            Err(e) => {
-                                self.interrupter.clear_while(|| ());
-                                last = SendError::new(format!("{addr}: {e}"));
-                                continue;
-                            }
-                        },
-                    };
-                    self.conn = Some(conn);
-                    return Ok(());
+    /// Link `i` died: close it and void every unconfirmed write (the worker
+    /// resends all it had in flight), keeping the other connections.
+    fn fail(&mut self, i: usize, message: String) -> SendError {
+        let now = Instant::now();
+        if let Some(link) = self.links[i].take() {
+            link.conn.close(&self.interrupter);
+        }
+        for link in self.links.iter_mut().flatten() {
+            link.unconfirmed.clear();
+        }
+        self.hosts.failed(i, now);
+        let mut e = SendError::new(with_host(&self.hosts, i, message));
+        e.another_host_ready = self.hosts.other_healthy(i, now);
+        e
+    }
+
+    /// The highest ticket with every write up to it confirmed.
+    fn confirmed(&self) -> u64 {
+        self.links
+            .iter()
+            .flatten()
+            .filter_map(|l| l.unconfirmed.front().map(|u| u.0 - 1))
+            .min()
+            .unwrap_or(self.tickets)
+    }
+
+    /// Failover: links other than the active one are closed once idle.
+    fn close_idle_links(&mut self) {
+        if self.hosts.loadbalance() {
+            return;
+        }
+        for (i, slot) in self.links.iter_mut().enumerate() {
+            if Some(i) != self.active && slot.as_ref().is_some_and(|l| l.unconfirmed.is_empty()) {
+                if let Some(link) = slot.take() {
+                    link.conn.close(&self.interrupter);
                 }
-                Err(e) => last = SendError::new(format!("connect {addr}: {e}")),
             }
         }
-        Err(last)
     }
+}
 
-    fn drop_connection(&mut self) {
-        let conn = self.conn.take();
-        self.interrupter.clear_while(|| drop(conn));
-        self.unconfirmed.clear();
-    }
-
-    fn fail(&mut self, message: String) -> SendError {
-        self.drop_connection();
-        SendError::new(message)
-    }
-
-    /// Checks the connection without blocking: EOF, a reset, or (TLS) an alert
-    /// such as a rejected client certificate, which TLS 1.3 reports only here.
-    fn check_alive(&mut self) -> Result<(), String> {
-        let Some(conn) = self.conn.as_mut() else {
-            return Ok(());
-        };
-        let fd = conn.tcp().as_raw_fd();
-        let mut probe = [0u8; 1];
-        // SAFETY: fd is open (owned by conn); probe is a valid 1-byte buffer.
-        let n = unsafe {
-            libc::recv(
-                fd,
-                probe.as_mut_ptr().cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        if n == 0 {
-            return Err("connection closed by the receiver".into());
-        }
-        if n < 0 {
-            let err = std::io::Error::last_os_error();
-            return match err.kind() {
-                ErrorKind::WouldBlock | ErrorKind::Interrupted => Ok(()),
-                _ => Err(format!("connection lost: {err}")),
-            };
-        }
-        // The peer sent something: Logstash never does, but TLS peers send
-        // session tickets and alerts. Read it without blocking to find out.
-        let _ = conn.tcp().set_nonblocking(true);
-        let mut scratch = [0u8; 4096];
-        let outcome = loop {
-            match conn.read(&mut scratch) {
-                Ok(0) => break Err("connection closed by the receiver".to_string()),
-                Ok(_) => continue,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break Ok(()),
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => break Err(format!("connection failed: {e}")),
-            }
-        };
-        let _ = conn.tcp().set_nonblocking(false);
-        outcome
+fn with_host(hosts: &HostSet, i: usize, message: String) -> String {
+    if hosts.len() > 1 {
+        format!("{}: {message}", hosts.endpoint(i))
+    } else {
+        message
     }
 }
 
 impl Transport for TcpTransport {
     fn send(&mut self, chunk: &Chunk) -> Result<Sent, SendError> {
-        if self.conn.is_some() {
-            if let Err(e) = self.check_alive() {
-                // The old connection is dead: its unconfirmed writes are void,
-                // and the worker learns it from confirmed_through's error.
-                return Err(self.fail(e));
+        let now = Instant::now();
+        let mut last_error = None;
+        for i in self.hosts.order(now) {
+            if let Some(link) = self.links[i].as_mut() {
+                if let Err(e) = link.conn.check_alive() {
+                    // The old connection is dead: its unconfirmed writes are
+                    // void, and the worker must send them again.
+                    return Err(self.fail(i, e));
+                }
+            } else if let Err(e) = self.connect(i) {
+                self.hosts.failed(i, now);
+                last_error = Some(with_host(&self.hosts, i, e));
+                continue;
             }
+            let link = self.links[i].as_mut().expect("connected above");
+            link.conn.register(&self.interrupter);
+            if let Err(e) = link
+                .conn
+                .write_all(&chunk.lines)
+                .and_then(|_| link.conn.flush())
+            {
+                return Err(self.fail(i, format!("send: {e}")));
+            }
+            link.written += chunk.lines.len() as u64;
+            self.tickets += 1;
+            link.unconfirmed
+                .push_back((self.tickets, link.written, now));
+            self.hosts.succeeded(i);
+            self.active = Some(i);
+            self.close_idle_links();
+            return Ok(Sent::Written {
+                ticket: self.tickets,
+            });
         }
-        if self.conn.is_none() {
-            self.connect()?;
-        }
-        let conn = self.conn.as_mut().expect("connected above");
-        if let Err(e) = conn.write_all(&chunk.lines).and_then(|_| conn.flush()) {
-            return Err(self.fail(format!("send: {e}")));
-        }
-        self.written_total += chunk.lines.len() as u64;
-        self.unconfirmed
-            .push_back((self.written_total, Instant::now()));
-        Ok(Sent::Written {
-            ticket: self.written_total,
-        })
+        Err(SendError::new(
+            last_error.unwrap_or_else(|| "no host to send to".into()),
+        ))
     }
 
     fn confirmed_through(&mut self, now: Instant) -> Result<u64, SendError> {
-        if self.unconfirmed.is_empty() {
-            return Ok(self.confirmed);
-        }
-        if let Err(e) = self.check_alive() {
-            return Err(self.fail(e));
-        }
-        let Some(conn) = self.conn.as_ref() else {
-            return Ok(self.confirmed);
-        };
-        let outq = unacked_bytes(conn.tcp()).unwrap_or(u64::MAX);
-        let acked_through = self.written_total.saturating_sub(outq);
-        while let Some(&(ticket, at)) = self.unconfirmed.front() {
-            let aged = now.duration_since(at) >= CONFIRM_DELAY;
-            let overtaken = acked_through.saturating_sub(ticket) >= CONFIRM_BYTES;
-            if ticket <= acked_through && (aged || overtaken) {
-                self.confirmed = ticket;
-                self.unconfirmed.pop_front();
-            } else {
-                break;
+        for i in 0..self.links.len() {
+            let Some(link) = self.links[i].as_mut() else {
+                continue;
+            };
+            if link.unconfirmed.is_empty() {
+                continue;
             }
+            if let Err(e) = link.conn.check_alive() {
+                return Err(self.fail(i, e));
+            }
+            link.advance(now, true);
         }
-        Ok(self.confirmed)
+        self.close_idle_links();
+        Ok(self.confirmed())
     }
 
     fn awaiting_confirmation(&self) -> bool {
-        !self.unconfirmed.is_empty()
+        self.links
+            .iter()
+            .flatten()
+            .any(|l| !l.unconfirmed.is_empty())
     }
 
     fn close(&mut self, deadline: Instant) -> u64 {
-        let Some(mut conn) = self.conn.take() else {
-            return self.confirmed;
-        };
-        let mut clean = conn.flush().is_ok();
-        if let Conn::Tls(tls) = &mut conn {
-            clean &= tls.shutdown().is_ok(); // close_notify
-        }
-        // Half-close, then wait for the receiver's EOF: it closes only after
-        // reading everything we sent, so the EOF confirms every write.
-        let tcp = conn.tcp();
-        clean &= tcp.shutdown(Shutdown::Write).is_ok();
-        let mut got_eof = false;
-        let mut scratch = [0u8; 4096];
-        while clean && !got_eof {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            let _ = tcp.set_read_timeout(Some(left.max(Duration::from_millis(1))));
-            match (&*tcp).read(&mut scratch) {
-                Ok(0) => {
-                    got_eof = true;
-                    break;
-                }
-                Ok(_) => continue,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-        if got_eof {
-            self.confirmed = self.written_total;
-            self.unconfirmed.clear();
-        } else {
-            let _ = self.confirmed_through_closed(tcp);
-        }
-        self.interrupter.clear_while(|| drop(conn));
-        self.unconfirmed.clear();
-        self.confirmed
-    }
-}
-
-impl TcpTransport {
-    /// On a close without the peer's EOF, confirm only what the rules allow.
-    fn confirmed_through_closed(&mut self, tcp: &TcpStream) -> u64 {
-        let outq = unacked_bytes(tcp).unwrap_or(u64::MAX);
-        let acked_through = self.written_total.saturating_sub(outq);
-        let now = Instant::now();
-        while let Some(&(ticket, at)) = self.unconfirmed.front() {
-            if ticket <= acked_through && now.duration_since(at) >= CONFIRM_DELAY {
-                self.confirmed = ticket;
-                self.unconfirmed.pop_front();
+        // What a link cannot confirm keeps its oldest ticket as the floor.
+        let mut floor: Option<u64> = None;
+        for slot in self.links.iter_mut() {
+            let Some(mut link) = slot.take() else {
+                continue;
+            };
+            if close_gracefully(&mut link.conn, deadline) {
+                link.unconfirmed.clear();
             } else {
-                break;
+                // Without the peer's EOF, confirm only what the rules allow.
+                link.advance(Instant::now(), false);
             }
+            if let Some(&(ticket, _, _)) = link.unconfirmed.front() {
+                floor = Some(floor.map_or(ticket, |f| f.min(ticket)));
+            }
+            link.conn.close(&self.interrupter);
         }
-        self.confirmed
+        self.active = None;
+        floor.map_or(self.tickets, |t| t - 1)
     }
 }
 
-/// Bytes written but not yet acknowledged by the peer's kernel.
-fn unacked_bytes(stream: &TcpStream) -> Option<u64> {
-    let mut outq: libc::c_int = 0;
-    // SAFETY: SIOCOUTQ writes one int; the descriptor is open.
-    let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut outq) };
-    (rc == 0 && outq >= 0).then_some(outq as u64)
-}
-
-/// Keepalive probes find a peer that vanished without a FIN or RST (a host
-/// that lost power) within about a minute instead of two hours.
-fn set_keepalive(stream: &TcpStream) {
-    let fd = stream.as_raw_fd();
-    let set = |level, name, value: libc::c_int| {
-        // SAFETY: setting an int socket option on an open descriptor.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                level,
-                name,
-                (&value as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-    };
-    set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
-    set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 30);
-    set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, 10);
-    set(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3);
+/// Half-closes, then waits for the receiver's EOF: it closes only after
+/// reading everything we sent, so the EOF confirms every write. True on EOF.
+fn close_gracefully(conn: &mut Conn, deadline: Instant) -> bool {
+    let mut clean = conn.flush().is_ok();
+    if let Conn::Tls(tls) = conn {
+        clean &= tls.shutdown().is_ok(); // close_notify
+    }
+    let tcp = conn.tcp();
+    clean &= tcp.shutdown(Shutdown::Write).is_ok();
+    if !clean {
+        return false;
+    }
+    let mut scratch = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let _ = tcp.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+        match (&*tcp).read(&mut scratch) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => return false,
+        }
+    }
 }
