@@ -37,7 +37,7 @@ impl std::fmt::Display for Endpoint {
 }
 
 /// Default port of the beats transport (Logstash's beats input).
-pub const BEATS_DEFAULT_PORT: u16 = 5044;
+const BEATS_DEFAULT_PORT: u16 = 5044;
 
 /// What happens when the in-memory queue or the database is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

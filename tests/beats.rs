@@ -210,6 +210,32 @@ fn beats_failover_kill_one_host_mid_stream_exactly_once_at_the_other() {
 }
 
 #[test]
+fn failover_returns_to_the_first_host_once_it_is_back() {
+    let a = BeatsServer::start(Behaviour::default());
+    let port_a = a.port;
+    let b = BeatsServer::start(Behaviour::default());
+    let client = several("beats", &[port_a, b.port], json!({}));
+    emit_seq(&client, 0..500);
+    assert_eq!(client.flush(LONG), Ok(()));
+    let mut all = a.kill();
+    assert_eq!(all.len(), 500, "the first host is preferred");
+    emit_seq(&client, 500..1_000);
+    assert_eq!(client.flush(LONG), Ok(()));
+    assert_eq!(b.acked().len(), 500, "the second host took over");
+    let a = BeatsServer::start_on(port_a, Behaviour::default());
+    // The first host's own delay (at most backoff_max, 0.5 s here) runs out.
+    std::thread::sleep(Duration::from_millis(800));
+    emit_seq(&client, 1_000..1_500);
+    assert_eq!(client.flush(LONG), Ok(()));
+    let back = a.acked();
+    assert_eq!(back.len(), 500, "back on the first host");
+    all.extend(back);
+    all.extend(b.acked());
+    assert_exactly_once(&all, 1_500);
+    client.shutdown(LONG).unwrap();
+}
+
+#[test]
 fn tcp_failover_kill_one_host_mid_stream_at_least_once_with_duplicates_counted() {
     let a = TcpSink::start();
     let b = TcpSink::start();
