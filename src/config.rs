@@ -15,6 +15,8 @@ pub enum TransportKind {
     Tcp,
     /// One JSON document per datagram.
     Udp,
+    /// Lumberjack v2 (Logstash's beats input): windows acknowledged by the receiver.
+    Beats,
     /// A JSON array of events per HTTP POST (Logstash's http input).
     Http,
     /// The host's own delivery function (`logstash_async_create_with_transport`).
@@ -54,6 +56,26 @@ pub struct HttpOptions {
 /// Default `max_content_length`: Logstash's http input accepts 100 MiB.
 pub const DEFAULT_MAX_CONTENT_LENGTH: usize = 100 * 1024 * 1024;
 
+/// One receiver, `host:port` (an IPv6 address in brackets in the text form).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Default port of the beats transport (Logstash's beats input).
+const BEATS_DEFAULT_PORT: u16 = 5044;
+
 /// What happens when the in-memory queue or the database is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OverflowPolicy {
@@ -82,6 +104,16 @@ pub struct Config {
     pub host: String,
     pub port: u16,
     pub transport: TransportKind,
+    /// Several receivers (`hosts`); empty means the one `host`/`port`.
+    pub hosts: Vec<Endpoint>,
+    /// With several hosts: spread batches over all healthy ones instead of failover.
+    pub loadbalance: bool,
+    /// zlib level of beats windows (0 = uncompressed).
+    pub compression_level: u32,
+    /// Most events in one beats window.
+    pub beats_window_size: usize,
+    /// How long a beats window may wait for an acknowledgement (keepalives restart it).
+    pub beats_ack_timeout: Duration,
     pub tls: TlsOptions,
     pub http: HttpOptions,
     pub formatter: FormatterKind,
@@ -126,6 +158,11 @@ impl Config {
             host: host.to_owned(),
             port: 5959,
             transport: TransportKind::Tcp,
+            hosts: Vec::new(),
+            loadbalance: false,
+            compression_level: 3,
+            beats_window_size: 256,
+            beats_ack_timeout: Duration::from_secs(30),
             tls: TlsOptions {
                 verify: true,
                 ..TlsOptions::default()
@@ -200,10 +237,16 @@ impl Config {
     }
 
     fn parse(map: &Map<String, Value>, host_required: bool) -> Result<Config, String> {
+        let hosts_given = !matches!(map.get("hosts"), None | Some(Value::Null));
         let host = match map.get("host") {
-            None | Some(Value::Null) if !host_required => String::new(),
+            None | Some(Value::Null) if hosts_given || !host_required => String::new(),
             None | Some(Value::Null) => {
-                return Err("host: required (a host name or IP address)".into())
+                return Err(
+                    "host: required (a host name or IP address) unless hosts is given".into(),
+                )
+            }
+            Some(_) if hosts_given => {
+                return Err("hosts: give either host (and port) or hosts, not both".into())
             }
             Some(Value::String(s)) if s.trim().is_empty() => {
                 return Err("host: must not be empty".into())
@@ -215,20 +258,27 @@ impl Config {
         for (key, value) in map {
             let k = key.as_str();
             match k {
-                "host" => {}
+                "host" | "hosts" => {}
                 "port" => c.port = int_in(k, value, 1, 65535)? as u16,
                 "transport" => {
                     c.transport = match string(k, value)?.as_str() {
                         "tcp" => TransportKind::Tcp,
                         "udp" => TransportKind::Udp,
+                        "beats" => TransportKind::Beats,
                         "http" => TransportKind::Http,
                         other => {
                             return Err(format!(
-                                "transport: unknown transport \"{other}\" (expected \"tcp\", \"udp\" or \"http\")"
+                                "transport: unknown transport \"{other}\" (expected \"tcp\", \"udp\", \"beats\" or \"http\")"
                             ))
                         }
                     }
                 }
+                "loadbalance" => c.loadbalance = boolean(k, value)?,
+                "compression_level" => c.compression_level = int_in(k, value, 0, 9)? as u32,
+                "beats_window_size" => {
+                    c.beats_window_size = int_in(k, value, 1, 1_000_000)? as usize
+                }
+                "beats_ack_timeout" => c.beats_ack_timeout = seconds(k, value, 0.001, 86400.0)?,
                 "ssl_enable" => c.tls.enable = boolean(k, value)?,
                 "ssl_verify" => c.tls.verify = boolean(k, value)?,
                 "ca_certs" => c.tls.ca_certs = opt_string(k, value)?.map(PathBuf::from),
@@ -364,6 +414,19 @@ impl Config {
                 _ => return Err(format!("{key}: unknown option")),
             }
         }
+        if c.transport == TransportKind::Beats && !map.contains_key("port") {
+            c.port = BEATS_DEFAULT_PORT;
+        }
+        if let Some(list) = map.get("hosts").filter(|v| !v.is_null()) {
+            c.hosts = parse_hosts(list, c.port)?;
+            if c.transport == TransportKind::Udp {
+                return Err(
+                    "hosts: not available with the udp transport (use host and port)".into(),
+                );
+            }
+            c.host = c.hosts[0].host.clone();
+            c.port = c.hosts[0].port;
+        }
         if c.backoff_max < c.backoff_initial {
             return Err("backoff_max: must not be smaller than backoff_initial".into());
         }
@@ -404,6 +467,83 @@ impl Config {
         }
         Ok(c)
     }
+}
+
+impl Config {
+    /// Every receiver, in the configured order (the one host/port without `hosts`).
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        if self.hosts.is_empty() {
+            vec![Endpoint {
+                host: self.host.clone(),
+                port: self.port,
+            }]
+        } else {
+            self.hosts.clone()
+        }
+    }
+}
+
+/// `hosts`: a non-empty array of "host:port", "[v6]:port", or a bare host
+/// (which gets `default_port`).
+fn parse_hosts(value: &Value, default_port: u16) -> Result<Vec<Endpoint>, String> {
+    let Value::Array(items) = value else {
+        return Err(format!(
+            "hosts: expected an array of \"host:port\" strings, got {}",
+            kind(value)
+        ));
+    };
+    if items.is_empty() {
+        return Err("hosts: must not be empty".into());
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let Value::String(text) = item else {
+                return Err(format!("hosts[{i}]: expected a string, got {}", kind(item)));
+            };
+            parse_endpoint(text.trim(), default_port)
+                .map_err(|why| format!("hosts[{i}]: \"{text}\" {why}"))
+        })
+        .collect()
+}
+
+fn parse_endpoint(text: &str, default_port: u16) -> Result<Endpoint, String> {
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or("has no closing ] after the IPv6 address")?;
+        match after {
+            "" => (host, None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None => return Err("expected :port after ]".into()),
+            },
+        }
+    } else {
+        match text.matches(':').count() {
+            0 => (text, None),
+            1 => {
+                let (h, p) = text.split_once(':').expect("one colon");
+                (h, Some(p))
+            }
+            _ => return Err("is ambiguous: write an IPv6 address as [addr]:port".into()),
+        }
+    };
+    if host.is_empty() {
+        return Err("has an empty host".into());
+    }
+    let port = match port {
+        None => default_port,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => n,
+            _ => return Err(format!("has an invalid port \"{p}\" (expected 1..=65535)")),
+        },
+    };
+    Ok(Endpoint {
+        host: host.to_owned(),
+        port,
+    })
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -522,6 +662,52 @@ mod tests {
         );
         assert!(err(r#"{"host":"h","overflow_policy":"x"}"#).starts_with("overflow_policy:"));
         assert!(err(r#"{"host":"h","database_path":""}"#).starts_with("database_path:"));
+    }
+
+    #[test]
+    fn beats_defaults_to_port_5044_only_when_port_is_absent() {
+        let c = Config::from_json(br#"{"host":"h","transport":"beats"}"#).unwrap();
+        assert_eq!((c.transport, c.port), (TransportKind::Beats, 5044));
+        assert_eq!(c.compression_level, 3);
+        let c = Config::from_json(br#"{"host":"h","transport":"beats","port":5959}"#).unwrap();
+        assert_eq!(c.port, 5959);
+        let c = Config::from_json(br#"{"host":"h"}"#).unwrap();
+        assert_eq!(c.port, 5959);
+    }
+
+    #[test]
+    fn hosts_replace_host_and_port() {
+        let c = Config::from_json(
+            br#"{"hosts":["a:1","[::1]:5044","b"],"transport":"beats","loadbalance":true}"#,
+        )
+        .unwrap();
+        let e = c.endpoints();
+        assert_eq!(e.len(), 3);
+        assert_eq!((e[0].host.as_str(), e[0].port), ("a", 1));
+        assert_eq!((e[1].host.as_str(), e[1].port), ("::1", 5044));
+        assert_eq!((e[2].host.as_str(), e[2].port), ("b", 5044));
+        assert_eq!(e[1].to_string(), "[::1]:5044");
+        assert!(c.loadbalance);
+        let one = Config::from_json(br#"{"host":"h","port":7}"#).unwrap();
+        assert_eq!(
+            one.endpoints(),
+            vec![Endpoint {
+                host: "h".into(),
+                port: 7
+            }]
+        );
+        assert!(err(r#"{"hosts":[]}"#).starts_with("hosts: must not be empty"));
+        assert!(err(r#"{"hosts":"a:1"}"#).starts_with("hosts: expected an array"));
+        assert!(err(r#"{"hosts":[1]}"#).starts_with("hosts[0]: expected a string"));
+        assert!(err(r#"{"hosts":["a:1","::1:5"]}"#).starts_with("hosts[1]:"));
+        assert!(err(r#"{"hosts":["a:0"]}"#).starts_with("hosts[0]:"));
+        assert!(err(r#"{"hosts":["[::1"]}"#).starts_with("hosts[0]:"));
+        assert!(err(r#"{"host":"h","hosts":["a:1"]}"#).starts_with("hosts:"));
+        assert!(err(r#"{"hosts":["a:1"],"transport":"udp"}"#).starts_with("hosts:"));
+        assert!(err(r#"{"host":"h","compression_level":10}"#).starts_with("compression_level:"));
+        assert!(err(r#"{"host":"h","beats_window_size":0}"#).starts_with("beats_window_size:"));
+        assert!(err(r#"{"host":"h","beats_ack_timeout":"x"}"#).starts_with("beats_ack_timeout:"));
+        assert!(err(r#"{"host":"h","loadbalance":1}"#).starts_with("loadbalance:"));
     }
 
     #[test]

@@ -488,6 +488,10 @@ impl Worker {
             }
         }
         self.delete_delivered(&delivered);
+        self.shared
+            .counters
+            .connects
+            .store(self.transport.connections_opened(), Ordering::Relaxed);
         match outcome {
             Ok(()) => self.succeeded(),
             Err((e, chunk, rejected)) => {
@@ -598,6 +602,11 @@ impl Worker {
         self.inflight.clear();
         Counters::add(&self.shared.counters.send_errors, 1);
         self.shared.counters.set_error(&e.message);
+        if e.another_host_ready {
+            // Failover: the failed host waits out its own backoff; others are up.
+            self.next_attempt = Instant::now();
+            return;
+        }
         let delay = self.backoff.next_delay();
         self.shared.reporter.report(
             "send",

@@ -209,10 +209,9 @@ impl Transport for HttpTransport {
                     if let Some(r) = &mut self.rejection {
                         r.in_failed_prefix = rejected;
                     }
-                    return Err(SendError {
-                        message,
-                        delivered_prefix: start as u32,
-                    });
+                    let mut e = SendError::new(message);
+                    e.delivered_prefix = start as u32;
+                    return Err(e);
                 }
             }
         }

@@ -4,8 +4,11 @@
 //! and re-establishes it on the next send after an error; the worker owns the
 //! retry policy (backoff) and the bookkeeping of which rows may be deleted.
 
+pub mod beats;
 pub mod callback;
+pub mod hosts;
 pub mod http;
+mod stream;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
@@ -32,6 +35,9 @@ pub struct SendError {
     pub message: String,
     /// Events at the start of the chunk known to be delivered despite the error.
     pub delivered_prefix: u32,
+    /// Another host can take over at once: retry without the worker's backoff
+    /// (the failed host has its own).
+    pub another_host_ready: bool,
 }
 
 impl SendError {
@@ -39,6 +45,7 @@ impl SendError {
         SendError {
             message: message.into(),
             delivered_prefix: 0,
+            another_host_ready: false,
         }
     }
 }
@@ -86,6 +93,11 @@ pub trait Transport: Send {
         None
     }
 
+    /// Connections established so far (the `connects` counter).
+    fn connections_opened(&self) -> u64 {
+        0
+    }
+
     /// Closes gracefully before `deadline`, making sure the peer got what was
     /// written. Returns the highest ticket known delivered.
     fn close(&mut self, deadline: Instant) -> u64;
@@ -121,21 +133,39 @@ impl Interrupter {
 /// Builds the configured transport. TLS material is loaded here, on the
 /// caller's thread inside create, so a bad file fails create with its name.
 pub fn build(config: &Config, interrupter: Interrupter) -> Result<Box<dyn Transport>, String> {
-    match config.transport {
-        TransportKind::Tcp => {
-            let tls = if config.tls.enable {
-                Some(tls::TlsSettings::load(&config.tls, &config.host)?)
-            } else {
-                None
-            };
-            Ok(Box::new(tcp::TcpTransport::new(
-                config.host.clone(),
-                config.port,
-                config.socket_timeout,
-                tls,
-                interrupter,
-            )))
+    let tls = || -> Result<Option<tls::TlsSettings>, String> {
+        if config.tls.enable {
+            Ok(Some(tls::TlsSettings::load(&config.tls, &config.host)?))
+        } else {
+            Ok(None)
         }
+    };
+    let hosts = || {
+        hosts::HostSet::new(
+            config.endpoints(),
+            config.loadbalance,
+            config.backoff_initial,
+            config.backoff_max,
+        )
+    };
+    match config.transport {
+        TransportKind::Tcp => Ok(Box::new(tcp::TcpTransport::new(
+            hosts(),
+            config.socket_timeout,
+            tls()?,
+            interrupter,
+        ))),
+        TransportKind::Beats => Ok(Box::new(beats::BeatsTransport::new(
+            hosts(),
+            beats::BeatsSettings {
+                timeout: config.socket_timeout,
+                ack_timeout: config.beats_ack_timeout,
+                compression_level: config.compression_level,
+                max_window: config.beats_window_size,
+            },
+            tls()?,
+            interrupter,
+        ))),
         TransportKind::Udp => Ok(Box::new(udp::UdpTransport::new(
             config.host.clone(),
             config.port,

@@ -1,4 +1,4 @@
-//! TCP (optionally TLS): one JSON document per line on one long-lived connection.
+//! TCP (optionally TLS): one JSON document per line on long-lived connections.
 //!
 //! Plain TCP has no acknowledgements, so "write() returned" is not delivery: a
 //! receiver killed with data in its socket buffer loses it. A write is therefore
@@ -11,19 +11,31 @@
 //! thus bounded by CONFIRM_DELAY's worth of traffic; nothing is lost.
 //! On close we half-close and wait for the peer's EOF, which proves it read all.
 //!
-//! Writes never block the worker for long: chunks go into an output buffer that
-//! is written in slices of at most `WRITE_SLICE`, so with a stalled receiver the
-//! worker keeps moving events from memory into the database (bounded memory).
+//! With TLS the same rules hold, conservatively: SIOCOUTQ counts ciphertext
+//! (larger than the plaintext we count), so "acknowledged" is never overstated.
+//! A TLS 1.3 server that refuses our certificate says so by an alert after the
+//! handshake; every liveness check (before each send, while confirming, on
+//! close) reads through the TLS layer, so the alert voids the unconfirmed
+//! writes instead of being taken for harmless bytes.
+//!
+//! Writes never block the worker for long: chunks go into a per-connection
+//! output buffer written in slices of at most `WRITE_SLICE`, so with a stalled
+//! receiver the worker keeps moving events from memory into the database.
 //! Only when no byte could be written for `socket_timeout` is the connection
 //! declared dead.
+//!
+//! With several hosts each has its own connection ("link") and its own
+//! unconfirmed writes; a write's ticket is a global sequence number, and
+//! everything up to the oldest unconfirmed write of any link is confirmed.
 
+use super::hosts::HostSet;
+use super::stream::{unacked_bytes, Conn};
 use super::tls::TlsSettings;
 use super::{Interrupter, SendError, Sent, Transport};
 use crate::buffer::Chunk;
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::os::unix::io::AsRawFd;
+use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
 /// How long a written chunk must stay un-refuted before it counts as delivered.
@@ -36,150 +48,59 @@ pub const WRITE_SLICE: Duration = Duration::from_millis(20);
 /// Unwritten bytes beyond which the transport takes no new chunk (backpressure).
 pub const MAX_PENDING_OUTPUT: usize = 4 << 20;
 
-pub(crate) enum Conn {
-    Plain(TcpStream),
-    Tls(Box<native_tls::TlsStream<TcpStream>>),
-}
-
-impl Conn {
-    pub(crate) fn tcp(&self) -> &TcpStream {
-        match self {
-            Conn::Plain(s) => s,
-            Conn::Tls(s) => s.get_ref(),
-        }
-    }
-}
-
-impl Write for Conn {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Conn::Plain(s) => s.write(buf),
-            Conn::Tls(s) => s.write(buf),
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Conn::Plain(s) => s.flush(),
-            Conn::Tls(s) => s.flush(),
-        }
-    }
-}
-
-impl Read for Conn {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Conn::Plain(s) => s.read(buf),
-            Conn::Tls(s) => s.read(buf),
-        }
-    }
-}
-
-pub struct TcpTransport {
-    host: String,
-    port: u16,
-    timeout: Duration,
-    tls: Option<TlsSettings>,
-    interrupter: Interrupter,
-    conn: Option<Conn>,
-    /// Bytes accepted for sending over the life of the transport; a chunk's
-    /// ticket is the total after it, so tickets grow across reconnects.
-    written_total: u64,
-    /// Bytes actually written to the socket (≤ written_total).
-    wire_total: u64,
-    /// Accepted bytes not yet on the wire, from `out_pos`.
+/// The connection to one host, its unwritten output and its writes awaiting
+/// confirmation.
+struct Link {
+    conn: Conn,
+    /// Bytes accepted for this connection (the end offset of each write).
+    accepted: u64,
+    /// Bytes actually written to the socket (≤ accepted).
+    written: u64,
+    /// Accepted bytes not yet written, from `out_pos`.
     output: Vec<u8>,
     out_pos: usize,
     /// When a byte last went out (or the output was last empty).
     last_progress: Instant,
-    /// Chunks not yet confirmed: (ticket, when its last byte hit the wire).
-    unconfirmed: VecDeque<(u64, Option<Instant>)>,
-    confirmed: u64,
+    /// Unconfirmed writes: (ticket, end offset on this link, when its last
+    /// byte hit the wire).
+    unconfirmed: VecDeque<(u64, u64, Option<Instant>)>,
 }
 
-impl TcpTransport {
-    pub fn new(
-        host: String,
-        port: u16,
-        timeout: Duration,
-        tls: Option<TlsSettings>,
-        interrupter: Interrupter,
-    ) -> TcpTransport {
-        TcpTransport {
-            host,
-            port,
-            timeout,
-            tls,
-            interrupter,
-            conn: None,
-            written_total: 0,
-            wire_total: 0,
+impl Link {
+    fn new(conn: Conn) -> Link {
+        Link {
+            conn,
+            accepted: 0,
+            written: 0,
             output: Vec::new(),
             out_pos: 0,
             last_progress: Instant::now(),
             unconfirmed: VecDeque::new(),
-            confirmed: 0,
         }
     }
 
-    fn connect(&mut self) -> Result<(), SendError> {
-        let addrs = (self.host.as_str(), self.port)
-            .to_socket_addrs()
-            .map_err(|e| SendError::new(format!("resolve {}:{}: {e}", self.host, self.port)))?;
-        let mut last = SendError::new(format!("{}:{}: no address", self.host, self.port));
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, self.timeout) {
-                Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
-                    // The handshake may take up to socket_timeout; writes after
-                    // it block at most WRITE_SLICE (see pump).
-                    let _ = stream.set_write_timeout(Some(self.timeout));
-                    let _ = stream.set_read_timeout(Some(self.timeout));
-                    set_keepalive(&stream);
-                    self.interrupter.register(stream.as_raw_fd());
-                    let conn = match &self.tls {
-                        None => Conn::Plain(stream),
-                        Some(tls) => match tls.handshake(stream) {
-                            Ok(s) => Conn::Tls(Box::new(s)),
-                            Err(e) => {
-                                self.interrupter.clear_while(|| ());
-                                last = SendError::new(format!("{addr}: {e}"));
-                                continue;
-                            }
-                        },
-                    };
-                    let _ = conn.tcp().set_write_timeout(Some(WRITE_SLICE));
-                    self.conn = Some(conn);
-                    return Ok(());
-                }
-                Err(e) => last = SendError::new(format!("connect {addr}: {e}")),
-            }
+    fn pending_output(&self) -> usize {
+        self.output.len() - self.out_pos
+    }
+
+    fn queue(&mut self, ticket: u64, bytes: &[u8]) {
+        if self.pending_output() == 0 {
+            self.last_progress = Instant::now();
         }
-        Err(last)
+        self.output.extend_from_slice(bytes);
+        self.accepted += bytes.len() as u64;
+        self.unconfirmed.push_back((ticket, self.accepted, None));
     }
 
-    fn drop_connection(&mut self) {
-        let conn = self.conn.take();
-        self.interrupter.clear_while(|| drop(conn));
-        // Unconfirmed chunks are sent again by the worker on a new connection;
-        // their half-written bytes are void.
-        self.unconfirmed.clear();
-        self.output.clear();
-        self.out_pos = 0;
-        self.written_total = self.wire_total;
-    }
-
-    /// Writes buffered output for at most about WRITE_SLICE per blocked write.
-    /// Fails only when nothing could be written for socket_timeout.
-    fn pump(&mut self, now: Instant) -> Result<(), String> {
-        let Some(conn) = self.conn.as_mut() else {
-            return Ok(());
-        };
+    /// Writes buffered output; a blocked write returns after WRITE_SLICE.
+    /// Fails only when nothing could be written for `timeout`.
+    fn pump(&mut self, timeout: Duration) -> Result<(), String> {
         while self.out_pos < self.output.len() {
-            match conn.write(&self.output[self.out_pos..]) {
+            match self.conn.write(&self.output[self.out_pos..]) {
                 Ok(0) => return Err("send: connection closed".into()),
                 Ok(n) => {
                     self.out_pos += n;
-                    self.wire_total += n as u64;
+                    self.written += n as u64;
                     self.last_progress = Instant::now();
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -187,241 +108,312 @@ impl TcpTransport {
                 Err(e) => return Err(format!("send: {e}")),
             }
         }
-        let wire = self.wire_total;
-        let stamp = Instant::now();
+        let now = Instant::now();
+        let written = self.written;
         for entry in self
             .unconfirmed
             .iter_mut()
-            .filter(|(t, at)| at.is_none() && *t <= wire)
+            .filter(|u| u.2.is_none() && u.1 <= written)
         {
-            entry.1 = Some(stamp);
+            entry.2 = Some(now);
         }
         if self.out_pos == self.output.len() {
             self.output.clear();
             self.out_pos = 0;
-            self.last_progress = now.max(self.last_progress);
         } else if self.out_pos > self.output.len() / 2 {
             self.output.drain(..self.out_pos);
             self.out_pos = 0;
         }
-        if self.out_pos < self.output.len() && now.duration_since(self.last_progress) > self.timeout
-        {
+        if self.pending_output() > 0 && now.duration_since(self.last_progress) > timeout {
             return Err(format!(
                 "send: the receiver accepted no data for {:.1}s",
-                self.timeout.as_secs_f64()
+                timeout.as_secs_f64()
             ));
         }
         Ok(())
     }
 
-    fn fail(&mut self, message: String) -> SendError {
-        self.drop_connection();
-        SendError::new(message)
+    /// Confirms the writes the rules allow (see the module comment).
+    fn advance(&mut self, now: Instant, overtaking_counts: bool) {
+        let outq = unacked_bytes(self.conn.tcp()).unwrap_or(u64::MAX);
+        let acked_through = self.written.saturating_sub(outq);
+        while let Some(&(_, end, Some(at))) = self.unconfirmed.front() {
+            let aged = now.duration_since(at) >= CONFIRM_DELAY;
+            let overtaken = overtaking_counts && acked_through.saturating_sub(end) >= CONFIRM_BYTES;
+            if end <= acked_through && (aged || overtaken) {
+                self.unconfirmed.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+}
+
+pub struct TcpTransport {
+    hosts: HostSet,
+    timeout: Duration,
+    tls: Option<TlsSettings>,
+    interrupter: Interrupter,
+    /// One slot per host.
+    links: Vec<Option<Link>>,
+    /// The host written to last (failover closes the others once idle).
+    active: Option<usize>,
+    /// Tickets handed out (one per write, growing across reconnects).
+    tickets: u64,
+    /// Connections established (TLS: handshake completed).
+    connects: u64,
+}
+
+impl TcpTransport {
+    pub fn new(
+        hosts: HostSet,
+        timeout: Duration,
+        tls: Option<TlsSettings>,
+        interrupter: Interrupter,
+    ) -> TcpTransport {
+        let links = (0..hosts.len()).map(|_| None).collect();
+        TcpTransport {
+            hosts,
+            timeout,
+            tls,
+            interrupter,
+            links,
+            active: None,
+            tickets: 0,
+            connects: 0,
+        }
     }
 
-    /// Checks the connection without blocking: EOF, a reset, or (TLS) an alert
-    /// such as a rejected client certificate, which TLS 1.3 reports only here.
-    fn check_alive(&mut self) -> Result<(), String> {
-        let Some(conn) = self.conn.as_mut() else {
-            return Ok(());
-        };
-        let fd = conn.tcp().as_raw_fd();
-        let mut probe = [0u8; 1];
-        // SAFETY: fd is open (owned by conn); probe is a valid 1-byte buffer.
-        let n = unsafe {
-            libc::recv(
-                fd,
-                probe.as_mut_ptr().cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        if n == 0 {
-            return Err("connection closed by the receiver".into());
+    fn connect(&mut self, i: usize) -> Result<(), String> {
+        let conn = Conn::connect(
+            self.hosts.endpoint(i),
+            self.timeout,
+            self.tls.as_ref(),
+            &self.interrupter,
+        )?;
+        // Writes after the handshake block at most WRITE_SLICE (see pump).
+        let _ = conn.tcp().set_write_timeout(Some(WRITE_SLICE));
+        self.connects += 1;
+        self.links[i] = Some(Link::new(conn));
+        Ok(())
+    }
+
+    /// Link `i` died: close it and void every unconfirmed write (the worker
+    /// resends all it had in flight), keeping the other connections.
+    fn fail(&mut self, i: usize, message: String) -> SendError {
+        let now = Instant::now();
+        if let Some(link) = self.links[i].take() {
+            link.conn.close(&self.interrupter);
         }
-        if n < 0 {
-            let err = std::io::Error::last_os_error();
-            return match err.kind() {
-                ErrorKind::WouldBlock | ErrorKind::Interrupted => Ok(()),
-                _ => Err(format!("connection lost: {err}")),
-            };
+        for link in self.links.iter_mut().flatten() {
+            link.unconfirmed.clear();
         }
-        // The peer sent something: Logstash never does, but TLS peers send
-        // session tickets and alerts. Read it without blocking to find out.
-        let _ = conn.tcp().set_nonblocking(true);
-        let mut scratch = [0u8; 4096];
-        let outcome = loop {
-            match conn.read(&mut scratch) {
-                Ok(0) => break Err("connection closed by the receiver".to_string()),
-                Ok(_) => continue,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break Ok(()),
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => break Err(format!("connection failed: {e}")),
+        self.hosts.failed(i, now);
+        let mut e = SendError::new(with_host(&self.hosts, i, message));
+        e.another_host_ready = self.hosts.other_healthy(i, now);
+        e
+    }
+
+    /// The highest ticket with every write up to it confirmed.
+    fn confirmed(&self) -> u64 {
+        self.links
+            .iter()
+            .flatten()
+            .filter_map(|l| l.unconfirmed.front().map(|u| u.0 - 1))
+            .min()
+            .unwrap_or(self.tickets)
+    }
+
+    /// Failover: links other than the active one are closed once idle.
+    fn close_idle_links(&mut self) {
+        if self.hosts.loadbalance() {
+            return;
+        }
+        for (i, slot) in self.links.iter_mut().enumerate() {
+            if Some(i) != self.active && slot.as_ref().is_some_and(|l| l.unconfirmed.is_empty()) {
+                if let Some(link) = slot.take() {
+                    link.conn.close(&self.interrupter);
+                }
             }
-        };
-        let _ = conn.tcp().set_nonblocking(false);
-        outcome
+        }
+    }
+}
+
+fn with_host(hosts: &HostSet, i: usize, message: String) -> String {
+    if hosts.len() > 1 {
+        format!("{}: {message}", hosts.endpoint(i))
+    } else {
+        message
     }
 }
 
 impl Transport for TcpTransport {
     fn send(&mut self, chunk: &Chunk) -> Result<Sent, SendError> {
-        if self.conn.is_some() {
-            if let Err(e) = self.check_alive() {
-                // The old connection is dead: its unconfirmed writes are void,
-                // and the worker learns it from this error.
-                return Err(self.fail(e));
+        let now = Instant::now();
+        let mut last_error = None;
+        for i in self.hosts.order(now) {
+            if let Some(link) = self.links[i].as_mut() {
+                if let Err(e) = link.conn.check_alive() {
+                    // The old connection is dead: its unconfirmed writes are
+                    // void, and the worker must send them again.
+                    return Err(self.fail(i, e));
+                }
+            } else if let Err(e) = self.connect(i) {
+                self.hosts.failed(i, now);
+                last_error = Some(with_host(&self.hosts, i, e));
+                continue;
             }
+            let timeout = self.timeout;
+            let link = self.links[i].as_mut().expect("connected above");
+            link.conn.register(&self.interrupter);
+            self.tickets += 1;
+            link.queue(self.tickets, &chunk.lines);
+            if let Err(e) = link.pump(timeout) {
+                // A TLS peer that refused us (TLS 1.3: after the handshake)
+                // sent an alert before closing; it says why, a broken pipe does not.
+                let reason = match link.conn.check_alive() {
+                    Err(alert) if matches!(link.conn, Conn::Tls(_)) => alert,
+                    _ => e,
+                };
+                return Err(self.fail(i, reason));
+            }
+            self.hosts.succeeded(i);
+            self.active = Some(i);
+            self.close_idle_links();
+            return Ok(Sent::Written {
+                ticket: self.tickets,
+            });
         }
-        if self.conn.is_none() {
-            self.connect()?;
-            self.last_progress = Instant::now();
-        }
-        if self.output.len() == self.out_pos {
-            self.last_progress = Instant::now();
-        }
-        self.output.extend_from_slice(&chunk.lines);
-        self.written_total += chunk.lines.len() as u64;
-        self.unconfirmed.push_back((self.written_total, None));
-        if let Err(e) = self.pump(Instant::now()) {
-            return Err(self.fail(e));
-        }
-        Ok(Sent::Written {
-            ticket: self.written_total,
-        })
+        Err(SendError::new(
+            last_error.unwrap_or_else(|| "no host to send to".into()),
+        ))
     }
 
     fn ready(&self) -> bool {
-        self.output.len() - self.out_pos < MAX_PENDING_OUTPUT
+        self.links
+            .iter()
+            .flatten()
+            .all(|l| l.pending_output() < MAX_PENDING_OUTPUT)
     }
 
     fn confirmed_through(&mut self, now: Instant) -> Result<u64, SendError> {
-        if self.unconfirmed.is_empty() {
-            return Ok(self.confirmed);
-        }
-        if let Err(e) = self.pump(now).and_then(|_| self.check_alive()) {
-            return Err(self.fail(e));
-        }
-        let Some(conn) = self.conn.as_ref() else {
-            return Ok(self.confirmed);
-        };
-        let outq = unacked_bytes(conn.tcp()).unwrap_or(u64::MAX);
-        let acked_through = self.wire_total.saturating_sub(outq);
-        while let Some(&(ticket, at)) = self.unconfirmed.front() {
-            let Some(at) = at else { break };
-            let aged = now.duration_since(at) >= CONFIRM_DELAY;
-            let overtaken = acked_through.saturating_sub(ticket) >= CONFIRM_BYTES;
-            if ticket <= acked_through && (aged || overtaken) {
-                self.confirmed = ticket;
-                self.unconfirmed.pop_front();
-            } else {
-                break;
+        for i in 0..self.links.len() {
+            let timeout = self.timeout;
+            let Some(link) = self.links[i].as_mut() else {
+                continue;
+            };
+            if link.unconfirmed.is_empty() {
+                continue;
             }
+            if let Err(e) = link.pump(timeout).and_then(|_| link.conn.check_alive()) {
+                return Err(self.fail(i, e));
+            }
+            link.advance(now, true);
         }
-        Ok(self.confirmed)
+        self.close_idle_links();
+        Ok(self.confirmed())
     }
 
     fn awaiting_confirmation(&self) -> bool {
-        !self.unconfirmed.is_empty()
+        self.links
+            .iter()
+            .flatten()
+            .any(|l| !l.unconfirmed.is_empty())
+    }
+
+    fn connections_opened(&self) -> u64 {
+        self.connects
     }
 
     fn close(&mut self, deadline: Instant) -> u64 {
-        // Write what is still buffered, as far as the deadline allows.
-        while self.conn.is_some() && self.out_pos < self.output.len() && Instant::now() < deadline {
-            if self.pump(Instant::now()).is_err() {
-                break;
-            }
-        }
-        if self.out_pos < self.output.len() {
-            // Could not write everything: a clean close would cut a line.
-            self.drop_connection();
-            return self.confirmed;
-        }
-        let Some(mut conn) = self.conn.take() else {
-            return self.confirmed;
-        };
-        let mut clean = conn.flush().is_ok();
-        if let Conn::Tls(tls) = &mut conn {
-            clean &= tls.shutdown().is_ok(); // close_notify
-        }
-        // Half-close, then wait for the receiver's EOF: it closes only after
-        // reading everything we sent, so the EOF confirms every write.
-        let tcp = conn.tcp();
-        clean &= tcp.shutdown(Shutdown::Write).is_ok();
-        let mut got_eof = false;
-        let mut scratch = [0u8; 4096];
-        while clean && !got_eof {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            let _ = tcp.set_read_timeout(Some(left.max(Duration::from_millis(1))));
-            match (&*tcp).read(&mut scratch) {
-                Ok(0) => {
-                    got_eof = true;
+        // What a link cannot confirm keeps its oldest ticket as the floor.
+        let mut floor: Option<u64> = None;
+        for slot in self.links.iter_mut() {
+            let Some(mut link) = slot.take() else {
+                continue;
+            };
+            // Write what is still buffered, as far as the deadline allows.
+            while link.pending_output() > 0 && Instant::now() < deadline {
+                if link.pump(self.timeout).is_err() {
                     break;
                 }
-                Ok(_) => continue,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => break,
             }
+            match close_gracefully(&mut link, deadline) {
+                Ending::Eof => link.unconfirmed.clear(),
+                // Reset or refused: nothing unconfirmed was delivered.
+                Ending::Failed => {}
+                // Without the peer's EOF, confirm only what the rules allow.
+                Ending::NoAnswer => link.advance(Instant::now(), false),
+            }
+            if let Some(&(ticket, _, _)) = link.unconfirmed.front() {
+                floor = Some(floor.map_or(ticket, |f| f.min(ticket)));
+            }
+            link.conn.close(&self.interrupter);
         }
-        if got_eof {
-            self.confirmed = self.wire_total;
-            self.unconfirmed.clear();
-        } else {
-            let _ = self.confirmed_through_closed(tcp);
-        }
-        self.interrupter.clear_while(|| drop(conn));
-        self.unconfirmed.clear();
-        self.confirmed
+        self.active = None;
+        floor.map_or(self.tickets, |t| t - 1)
     }
 }
 
-impl TcpTransport {
-    /// On a close without the peer's EOF, confirm only what the rules allow.
-    fn confirmed_through_closed(&mut self, tcp: &TcpStream) -> u64 {
-        let outq = unacked_bytes(tcp).unwrap_or(u64::MAX);
-        let acked_through = self.wire_total.saturating_sub(outq);
-        let now = Instant::now();
-        while let Some(&(ticket, Some(at))) = self.unconfirmed.front() {
-            if ticket <= acked_through && now.duration_since(at) >= CONFIRM_DELAY {
-                self.confirmed = ticket;
-                self.unconfirmed.pop_front();
-            } else {
-                break;
-            }
+/// How a graceful close ended.
+enum Ending {
+    /// The receiver closed after reading everything: all writes delivered.
+    Eof,
+    /// Reset, unwritten output, a failed close_notify or half-close, or a TLS
+    /// alert: nothing unconfirmed counts as delivered.
+    Failed,
+    /// The deadline passed: the usual rules (acknowledged and 100 ms old) apply.
+    NoAnswer,
+}
+
+/// Half-closes, then waits for the receiver's EOF: it closes only after
+/// reading everything we sent, so the EOF confirms every write. With TLS the
+/// wait reads through the TLS layer, so an alert is seen as the refusal it is.
+fn close_gracefully(link: &mut Link, deadline: Instant) -> Ending {
+    // Unwritten output, or what already waits (a reset, a TLS alert) voids
+    // everything unconfirmed.
+    if link.pending_output() > 0 || link.conn.check_alive().is_err() {
+        return Ending::Failed;
+    }
+    let conn = &mut link.conn;
+    let mut clean = conn.flush().is_ok();
+    if let Conn::Tls(tls) = conn {
+        clean &= tls.shutdown().is_ok(); // close_notify
+    }
+    clean &= conn.tcp().shutdown(Shutdown::Write).is_ok();
+    if !clean {
+        return Ending::Failed;
+    }
+    let mut scratch = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ending::NoAnswer;
         }
-        self.confirmed
+        let _ = conn
+            .tcp()
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))));
+        match conn.read(&mut scratch) {
+            Ok(0) => return Ending::Eof,
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
+            // A TCP FIN without close_notify: the peer read our data up to
+            // our EOF and closed; as good as an EOF in clear text.
+            Err(e) if matches!(conn, Conn::Tls(_)) && is_unexpected_eof(&e) => return Ending::Eof,
+            Err(_) => return Ending::Failed,
+        }
     }
 }
 
-/// Bytes written but not yet acknowledged by the peer's kernel.
-fn unacked_bytes(stream: &TcpStream) -> Option<u64> {
-    let mut outq: libc::c_int = 0;
-    // SAFETY: SIOCOUTQ writes one int; the descriptor is open.
-    let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut outq) };
-    (rc == 0 && outq >= 0).then_some(outq as u64)
-}
-
-/// Keepalive probes find a peer that vanished without a FIN or RST (a host
-/// that lost power) within about a minute instead of two hours.
-fn set_keepalive(stream: &TcpStream) {
-    let fd = stream.as_raw_fd();
-    let set = |level, name, value: libc::c_int| {
-        // SAFETY: setting an int socket option on an open descriptor.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                level,
-                name,
-                (&value as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-    };
-    set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
-    set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 30);
-    set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, 10);
-    set(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3);
+/// OpenSSL 3 reports a peer that closed the TCP connection without a TLS
+/// close_notify as an error; native-tls passes it on as text only.
+fn is_unexpected_eof(e: &std::io::Error) -> bool {
+    e.kind() == ErrorKind::UnexpectedEof || e.to_string().contains("unexpected eof")
 }

@@ -13,6 +13,8 @@ pub struct TlsSettings {
     connector: TlsConnector,
     /// The name checked against the server certificate (and sent as SNI).
     server_name: String,
+    /// True when `ssl_server_name` set it (then it applies to every host).
+    explicit_name: bool,
 }
 
 fn read_file(option: &str, path: &Path) -> Result<Vec<u8>, String> {
@@ -77,6 +79,7 @@ impl TlsSettings {
         Ok(TlsSettings {
             connector,
             server_name: opts.server_name.clone().unwrap_or_else(|| host.to_owned()),
+            explicit_name: opts.server_name.is_some(),
         })
     }
 
@@ -89,6 +92,23 @@ impl TlsSettings {
     pub fn handshake(&self, stream: TcpStream) -> Result<TlsStream<TcpStream>, String> {
         self.connector
             .connect(&self.server_name, stream)
+            .map_err(|e| format!("TLS handshake: {e}"))
+    }
+
+    /// Handshake with one of several hosts: its own name is checked unless
+    /// `ssl_server_name` names one for all.
+    pub fn handshake_with(
+        &self,
+        host: &str,
+        stream: TcpStream,
+    ) -> Result<TlsStream<TcpStream>, String> {
+        let name = if self.explicit_name {
+            self.server_name.as_str()
+        } else {
+            host
+        };
+        self.connector
+            .connect(name, stream)
             .map_err(|e| format!("TLS handshake: {e}"))
     }
 }

@@ -62,6 +62,7 @@ impl Transport for UdpTransport {
                 let e = SendError {
                     message: format!("udp send to {addr}: {e}"),
                     delivered_prefix: i as u32,
+                    another_host_ready: false,
                 };
                 self.socket = None;
                 return Err(e);

@@ -4,6 +4,8 @@
 //! bounded in time.
 #![allow(dead_code)]
 
+pub mod beats_server;
+
 use std::io::Read;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::unix::io::AsRawFd;
