@@ -498,6 +498,10 @@ impl Worker {
             }
         }
         self.delete_delivered(&delivered);
+        self.shared
+            .counters
+            .connects
+            .store(self.transport.connections_opened(), Ordering::Relaxed);
         match outcome {
             Ok(()) => self.succeeded(),
             Err((e, chunk)) => {

@@ -62,6 +62,11 @@ pub trait Transport: Send {
         false
     }
 
+    /// Connections established so far (the `connects` counter).
+    fn connections_opened(&self) -> u64 {
+        0
+    }
+
     /// Closes gracefully before `deadline`, making sure the peer got what was
     /// written. Returns the highest ticket known delivered.
     fn close(&mut self, deadline: Instant) -> u64;

@@ -77,6 +77,8 @@ pub struct TcpTransport {
     /// Writes not yet confirmed: (ticket, when written).
     unconfirmed: VecDeque<(u64, Instant)>,
     confirmed: u64,
+    /// Connections established (TLS: handshake completed).
+    connects: u64,
 }
 
 impl TcpTransport {
@@ -97,6 +99,7 @@ impl TcpTransport {
             written_total: 0,
             unconfirmed: VecDeque::new(),
             confirmed: 0,
+            connects: 0,
         }
     }
 
@@ -115,15 +118,30 @@ impl TcpTransport {
                     self.interrupter.register(stream.as_raw_fd());
                     let conn = match &self.tls {
                         None => Conn::Plain(stream),
-                        Some(tls) => match tls.handshake(stream) {
-                            Ok(s) => Conn::Tls(Box::new(s)),
-                            Err(e) => {
-                                self.interrupter.clear_while(|| ());
-                                last = SendError::new(format!("{addr}: {e}"));
-                                continue;
+                        Some(tls) => {
+                            // The handshake consumes the stream and closes it
+                            // on failure; a duplicate descriptor keeps the
+                            // registered number from being reused meanwhile
+                            // (shutdown(2) on it still interrupts the handshake).
+                            let guard = stream.try_clone().ok();
+                            if let Some(g) = &guard {
+                                self.interrupter.register(g.as_raw_fd());
                             }
-                        },
+                            match tls.handshake(stream, self.timeout) {
+                                Ok(s) => {
+                                    self.interrupter.register(s.get_ref().as_raw_fd());
+                                    drop(guard);
+                                    Conn::Tls(Box::new(s))
+                                }
+                                Err(e) => {
+                                    self.interrupter.clear_while(|| drop(guard));
+                                    last = SendError::new(format!("{addr}: {e}"));
+                                    continue;
+                                }
+                            }
+                        }
                     };
+                    self.connects += 1;
                     self.conn = Some(conn);
                     return Ok(());
                 }
@@ -203,7 +221,13 @@ impl Transport for TcpTransport {
         }
         let conn = self.conn.as_mut().expect("connected above");
         if let Err(e) = conn.write_all(&chunk.lines).and_then(|_| conn.flush()) {
-            return Err(self.fail(format!("send: {e}")));
+            // A TLS peer that refused us (TLS 1.3: after the handshake) sent
+            // an alert before closing; it says why, a broken pipe does not.
+            let reason = match self.check_alive() {
+                Err(alert) if matches!(self.conn, Some(Conn::Tls(_))) => alert,
+                _ => format!("send: {e}"),
+            };
+            return Err(self.fail(reason));
         }
         self.written_total += chunk.lines.len() as u64;
         self.unconfirmed
@@ -243,45 +267,98 @@ impl Transport for TcpTransport {
     }
 
     fn close(&mut self, deadline: Instant) -> u64 {
-        let Some(mut conn) = self.conn.take() else {
+        if self.conn.is_none() {
             return self.confirmed;
-        };
+        }
+        // What already waits may void everything unconfirmed: a reset, or a
+        // TLS alert (with TLS 1.3, a rejected client certificate).
+        if self.check_alive().is_err() {
+            self.drop_connection();
+            return self.confirmed;
+        }
+        let mut conn = self.conn.take().expect("checked above");
         let mut clean = conn.flush().is_ok();
         if let Conn::Tls(tls) = &mut conn {
             clean &= tls.shutdown().is_ok(); // close_notify
         }
         // Half-close, then wait for the receiver's EOF: it closes only after
-        // reading everything we sent, so the EOF confirms every write.
-        let tcp = conn.tcp();
-        clean &= tcp.shutdown(Shutdown::Write).is_ok();
-        let mut got_eof = false;
-        let mut scratch = [0u8; 4096];
-        while clean && !got_eof {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            let _ = tcp.set_read_timeout(Some(left.max(Duration::from_millis(1))));
-            match (&*tcp).read(&mut scratch) {
-                Ok(0) => {
-                    got_eof = true;
-                    break;
-                }
-                Ok(_) => continue,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-        if got_eof {
-            self.confirmed = self.written_total;
-            self.unconfirmed.clear();
+        // reading everything we sent, so the EOF confirms every write. With
+        // TLS the wait reads through the TLS layer, so that an alert is seen
+        // as the refusal it is and not taken for bytes before an EOF.
+        clean &= conn.tcp().shutdown(Shutdown::Write).is_ok();
+        // A connection that broke while closing (reset, or a refusal) is
+        // like one that broke before: what was unconfirmed is sent again.
+        let ending = if clean {
+            wait_for_eof(&mut conn, deadline)
         } else {
-            let _ = self.confirmed_through_closed(tcp);
+            Ending::Failed
+        };
+        match ending {
+            Ending::Eof => {
+                self.confirmed = self.written_total;
+                self.unconfirmed.clear();
+            }
+            // Reset or refused: unconfirmed writes are void (sent again later).
+            Ending::Failed => self.unconfirmed.clear(),
+            Ending::NoAnswer => {
+                let _ = self.confirmed_through_closed(conn.tcp());
+            }
         }
         self.interrupter.clear_while(|| drop(conn));
         self.unconfirmed.clear();
         self.confirmed
     }
+
+    fn connections_opened(&self) -> u64 {
+        self.connects
+    }
+}
+
+/// How a graceful close ended.
+enum Ending {
+    /// The receiver closed after reading everything: all writes delivered.
+    Eof,
+    /// Reset, a failed close_notify or half-close, or a TLS alert: nothing
+    /// unconfirmed counts as delivered.
+    Failed,
+    /// The deadline passed: the usual rules (acknowledged and 100 ms old) apply.
+    NoAnswer,
+}
+
+/// Reads until the receiver's EOF (or an error, or the deadline).
+fn wait_for_eof(conn: &mut Conn, deadline: Instant) -> Ending {
+    let mut scratch = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ending::NoAnswer;
+        }
+        let _ = conn
+            .tcp()
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))));
+        match conn.read(&mut scratch) {
+            Ok(0) => return Ending::Eof,
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
+            // A TCP FIN without close_notify: the peer read our data up to
+            // our EOF and closed; as good as an EOF in clear text.
+            Err(e) if matches!(conn, Conn::Tls(_)) && is_unexpected_eof(&e) => return Ending::Eof,
+            Err(_) => return Ending::Failed,
+        }
+    }
+}
+
+/// OpenSSL 3 reports a peer that closed the TCP connection without a TLS
+/// close_notify as an error; native-tls passes it on as text only.
+fn is_unexpected_eof(e: &std::io::Error) -> bool {
+    e.kind() == ErrorKind::UnexpectedEof || e.to_string().contains("unexpected eof")
 }
 
 impl TcpTransport {
