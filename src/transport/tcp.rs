@@ -10,6 +10,13 @@
 //! connection dies they are sent again. Duplicates after a receiver crash are
 //! thus bounded by CONFIRM_DELAY's worth of traffic; nothing is lost.
 //! On close we half-close and wait for the peer's EOF, which proves it read all.
+//!
+//! With TLS the same rules hold, conservatively: tickets count plaintext bytes
+//! while SIOCOUTQ counts ciphertext (larger), so "acknowledged" is never
+//! overstated. A TLS 1.3 server that refuses our certificate says so by an
+//! alert after the handshake; every liveness check (before each send, while
+//! confirming, on close) reads through the TLS layer, so the alert voids the
+//! unconfirmed writes instead of being taken for harmless bytes.
 
 use super::tls::TlsSettings;
 use super::{Interrupter, SendError, Sent, Transport};
