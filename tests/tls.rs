@@ -198,6 +198,42 @@ fn rejected_client_shut_down_right_after_a_write_loses_nothing() {
     assert_exactly(&lines, 0..600);
 }
 
+#[test]
+fn rejected_client_shut_down_at_once_keeps_rows_an_earlier_handle_left() {
+    // A handle that finds rows in its file sends them, and its shutdown does
+    // not wait for them (flush and shutdown cover this handle's events): it
+    // closes at once. The receiver's close after its alert must not be taken
+    // for the EOF that confirms those writes.
+    let r = Receiver::start();
+    let db = r.db("buffer.db");
+    let rogue = json!({"ca_certs": r.pki.path("ca.crt"), "database_path": db,
+                       "certfile": r.pki.path("rogue-client.crt"),
+                       "keyfile": r.pki.path("rogue-client.key")});
+    let c = client(&r, Source::MutualTls, rogue.clone());
+    emit_seq(&c, 0..500);
+    assert_eq!(
+        c.shutdown(Duration::from_millis(0)),
+        Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT)
+    );
+    drop(c);
+    for round in 0..5 {
+        let c = client(&r, Source::MutualTls, rogue.clone());
+        // Let the worker open the file and write the old rows.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while c.stats().buffered == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = c.shutdown(Duration::from_secs(2));
+        let stats = c.stats();
+        assert_eq!(
+            (stats.sent, stats.buffered),
+            (0, 500),
+            "round {round}: {stats:?}"
+        );
+    }
+    assert!(r.syslog_ng.lines(Source::MutualTls).is_empty());
+}
+
 /// A refused server: the error is reported, nothing is sent (in clear text or
 /// otherwise), the events stay buffered.
 fn assert_refused(r: &Receiver, source: Source, extra: serde_json::Value, why: &str) {
