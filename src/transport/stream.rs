@@ -43,17 +43,28 @@ impl Conn {
                     let _ = stream.set_read_timeout(Some(timeout));
                     set_keepalive(&stream);
                     interrupter.register(stream.as_raw_fd());
-                    return match tls {
-                        None => Ok(Conn::Plain(stream)),
-                        Some(tls) => match tls.handshake_with(&endpoint.host, stream) {
-                            Ok(s) => Ok(Conn::Tls(Box::new(s))),
-                            Err(e) => {
-                                interrupter.clear_while(|| ());
-                                last = format!("{addr}: {e}");
-                                continue;
-                            }
-                        },
+                    let Some(tls) = tls else {
+                        return Ok(Conn::Plain(stream));
                     };
+                    // The handshake consumes the stream and closes it on
+                    // failure; a duplicate descriptor keeps the registered
+                    // number from being reused meanwhile (shutdown(2) on it
+                    // still interrupts the handshake).
+                    let guard = stream.try_clone().ok();
+                    if let Some(g) = &guard {
+                        interrupter.register(g.as_raw_fd());
+                    }
+                    match tls.handshake(&endpoint.host, stream, timeout) {
+                        Ok(s) => {
+                            interrupter.register(s.get_ref().as_raw_fd());
+                            drop(guard);
+                            return Ok(Conn::Tls(Box::new(s)));
+                        }
+                        Err(e) => {
+                            interrupter.clear_while(|| drop(guard));
+                            last = format!("{addr}: {e}");
+                        }
+                    }
                 }
                 Err(e) => last = format!("connect {addr}: {e}"),
             }

@@ -5,9 +5,12 @@
 //! handshake itself runs on the worker.
 
 use crate::config::TlsOptions;
-use native_tls::{Certificate, Identity, TlsConnector, TlsStream};
+use native_tls::{Certificate, HandshakeError, Identity, TlsConnector, TlsStream};
+use openssl::pkey::PKey;
+use openssl::x509::X509;
 use std::net::TcpStream;
 use std::path::Path;
+use std::time::Duration;
 
 pub struct TlsSettings {
     connector: TlsConnector,
@@ -43,33 +46,15 @@ impl TlsSettings {
             builder.disable_built_in_roots(true);
         }
         if let (Some(certfile), Some(keyfile)) = (&opts.certfile, &opts.keyfile) {
-            let cert = read_file("certfile", certfile)?;
-            let key = read_file("keyfile", keyfile)?;
-            if pem_blocks(&cert, "CERTIFICATE").is_empty() {
-                return Err(format!(
-                    "certfile: {} contains no PEM certificate",
-                    certfile.display()
-                ));
-            }
-            let identity = Identity::from_pkcs8(&cert, &key).map_err(|e| {
-                format!(
-                    "keyfile: {} is not a usable PEM private key for {}: {e}",
-                    keyfile.display(),
-                    certfile.display()
-                )
-            })?;
-            builder.identity(identity);
+            builder.identity(load_identity(certfile, keyfile)?);
         }
         if !opts.verify {
             builder.danger_accept_invalid_certs(true);
             builder.danger_accept_invalid_hostnames(true);
         }
-        let connector = builder.build().map_err(|e| {
-            if opts.certfile.is_some() {
-                format!("keyfile: does not match certfile or cannot be used: {e}")
-            } else {
-                format!("ssl_enable: cannot set up TLS: {e}")
-            }
+        let connector = builder.build().map_err(|e| match &opts.keyfile {
+            Some(keyfile) => format!("keyfile: {} cannot be used: {e}", keyfile.display()),
+            None => format!("ssl_enable: cannot set up TLS: {e}"),
         })?;
         if !opts.verify {
             crate::report::warn_once(
@@ -89,28 +74,73 @@ impl TlsSettings {
         (self.connector, self.server_name)
     }
 
-    pub fn handshake(&self, stream: TcpStream) -> Result<TlsStream<TcpStream>, String> {
-        self.connector
-            .connect(&self.server_name, stream)
-            .map_err(|e| format!("TLS handshake: {e}"))
-    }
-
-    /// Handshake with one of several hosts: its own name is checked unless
-    /// `ssl_server_name` names one for all.
-    pub fn handshake_with(
+    /// The handshake with `host` (one of several hosts: its own name is checked
+    /// unless `ssl_server_name` names one for all), bounded by the stream's
+    /// read/write timeouts.
+    pub fn handshake(
         &self,
         host: &str,
         stream: TcpStream,
+        timeout: Duration,
     ) -> Result<TlsStream<TcpStream>, String> {
         let name = if self.explicit_name {
             self.server_name.as_str()
         } else {
             host
         };
-        self.connector
-            .connect(name, stream)
-            .map_err(|e| format!("TLS handshake: {e}"))
+        self.connector.connect(name, stream).map_err(|e| match e {
+            // A blocking socket whose timeout expired looks like WouldBlock.
+            HandshakeError::WouldBlock(_) => format!(
+                "TLS handshake with {name}: no answer within {:.1}s",
+                timeout.as_secs_f64()
+            ),
+            HandshakeError::Failure(e) => format!("TLS handshake with {name}: {e}"),
+        })
     }
+}
+
+/// The client certificate and its key. native-tls takes PKCS#8 keys only;
+/// traditional RSA and EC keys ("BEGIN RSA/EC PRIVATE KEY", what many tools
+/// still write) are read with OpenSSL and handed over as PKCS#8. Each problem
+/// is reported with the option and file it is about.
+fn load_identity(certfile: &Path, keyfile: &Path) -> Result<Identity, String> {
+    let cert_pem = read_file("certfile", certfile)?;
+    let key_pem = read_file("keyfile", keyfile)?;
+    if pem_blocks(&cert_pem, "CERTIFICATE").is_empty() {
+        return Err(format!(
+            "certfile: {} contains no PEM certificate",
+            certfile.display()
+        ));
+    }
+    let cert = X509::from_pem(&cert_pem)
+        .map_err(|e| format!("certfile: {}: invalid certificate: {e}", certfile.display()))?;
+    if String::from_utf8_lossy(&key_pem).contains("ENCRYPTED") {
+        return Err(format!(
+            "keyfile: {} is encrypted; give an unencrypted key (readable by this process only)",
+            keyfile.display()
+        ));
+    }
+    // The callback refuses any passphrase request: OpenSSL must never prompt
+    // on the terminal of the host program.
+    let key = PKey::private_key_from_pem_callback(&key_pem, |_| Ok(0)).map_err(|e| {
+        format!(
+            "keyfile: {} is not a PEM private key (PKCS#8, RSA or EC): {e}",
+            keyfile.display()
+        )
+    })?;
+    let matches = cert.public_key().map(|public| public.public_eq(&key));
+    if !matches.unwrap_or(false) {
+        return Err(format!(
+            "keyfile: {} does not match the certificate in {}",
+            keyfile.display(),
+            certfile.display()
+        ));
+    }
+    let pkcs8 = key
+        .private_key_to_pem_pkcs8()
+        .map_err(|e| format!("keyfile: {}: cannot convert: {e}", keyfile.display()))?;
+    Identity::from_pkcs8(&cert_pem, &pkcs8)
+        .map_err(|e| format!("certfile: {}: cannot be used: {e}", certfile.display()))
 }
 
 /// The PEM blocks of one label (`-----BEGIN <label>-----` ... `END`), whole.
