@@ -6,8 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
-export PATH="$PATH:/usr/local/go/bin"
-export GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off
+# Prefer the newer Go of /usr/local/go (full suite) over Debian's 1.19.
+[ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH"
+if [ -z "${HOME:-}" ]; then # go needs a cache and a GOPATH somewhere
+  export GOCACHE="$root/target/go/cache" GOPATH="$root/target/go/path"
+fi
+export GOTOOLCHAIN=local GOPROXY=off # no third-party modules: nothing to fetch
 
 cargo build --release --quiet
 
