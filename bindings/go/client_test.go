@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -203,6 +204,29 @@ func TestCloseNeverRacesInFlightCalls(t *testing.T) {
 		t.Errorf("close: %v", err)
 	}
 	wg.Wait()
+}
+
+func TestFinalizerShutsDownAForgottenClient(t *testing.T) {
+	r := startReceiver(t, false)
+	func() {
+		c, err := New(testConfig(r.port()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Log("INFO", "", "before being forgotten"); err != nil {
+			t.Fatal(err)
+		}
+		flush(t, c) // connected and delivered; c is then unreachable
+	}()
+	// The finalizer's shutdown closes the connection: the receiver sees EOF.
+	deadline := time.Now().Add(20 * time.Second)
+	for r.closedByClient() == 0 && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r.closedByClient() == 0 {
+		t.Fatal("the forgotten Client was never shut down by its finalizer")
+	}
 }
 
 func TestBadConfigurationReturnsTheLibrarysMessage(t *testing.T) {

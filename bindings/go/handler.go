@@ -56,11 +56,11 @@ func NewHandler(c *Client, opts *HandlerOptions) *Handler {
 
 // Enabled reports whether level is at or above the configured minimum.
 func (h *Handler) Enabled(_ context.Context, level slog.Level) bool {
-	min := slog.LevelInfo
+	minLevel := slog.LevelInfo
 	if h.opts.Level != nil {
-		min = h.opts.Level.Level()
+		minLevel = h.opts.Level.Level()
 	}
-	return level >= min
+	return level >= minLevel
 }
 
 // WithAttrs returns a Handler whose events carry attrs (inside the current groups).

@@ -18,6 +18,7 @@ type receiver struct {
 	mu    sync.Mutex
 	lines [][]byte
 	count int
+	ended int // connections the client closed
 	conns []net.Conn
 	wg    sync.WaitGroup
 }
@@ -66,6 +67,16 @@ func (r *receiver) read(conn net.Conn) {
 		}
 		r.mu.Unlock()
 	}
+	r.mu.Lock()
+	r.ended++
+	r.mu.Unlock()
+}
+
+// closedByClient is the number of connections that reached EOF.
+func (r *receiver) closedByClient() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ended
 }
 
 func (r *receiver) stop() {
