@@ -8,6 +8,9 @@
 use crate::config::Config;
 use crate::result::ResultCode;
 use serde_json::value::RawValue;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
@@ -93,23 +96,79 @@ pub const TOP_LEVEL_FIELDS: [&str; 11] = [
 
 /// Turns accepted events into Logstash JSON lines. Lives on the worker thread.
 pub struct Formatter {
-    host: String,
-    program: String,
-    pid: String,
-    message_type: String,
-    metadata: Option<String>,
-    tags: Option<String>,
+    /// Pre-serialised JSON values of the top-level defaults, in TOP_LEVEL_FIELDS order
+    /// (None: the field is absent unless the event gives it).
+    defaults: [Option<String>; 11],
     extra_prefix: Option<String>,
     /// Static `extra` from the configuration, pre-serialised.
     static_extra: BTreeMap<String, Box<RawValue>>,
     /// Keys set with set_extra, applied in queue order.
     dynamic_extra: BTreeMap<String, Box<RawValue>>,
-    version: String,
+    /// Built-ins, static extra and set_extra merged (later wins), sorted by key;
+    /// rebuilt only when set_extra changes something.
+    base_extra: Vec<(String, String)>,
     ensure_ascii: bool,
+    /// The last thread name seen and its JSON form (events come in runs from
+    /// one thread, so escaping it once per run is enough).
+    thread_cache: RefCell<(Option<Arc<str>>, String)>,
+    /// The last second formatted ("YYYY-MM-DDTHH:MM:SS.") and its Unix second.
+    second_cache: RefCell<(i64, Vec<u8>)>,
 }
+
+/// Index of `message`, `level` and `@timestamp` in TOP_LEVEL_FIELDS.
+const TIMESTAMP: usize = 0;
 
 fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+/// The top-level members of one event, keys borrowed from its text unless
+/// they contain escapes; no tree is built.
+struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some((Key(k), v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+                    // Duplicate keys: the last one wins, as in most JSON parsers.
+                    match members.iter_mut().find(|(mk, _): &&mut (Cow<str>, &RawValue)| *mk == k) {
+                        Some(slot) => slot.1 = v,
+                        None => members.push((k, v)),
+                    }
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 impl Formatter {
@@ -120,20 +179,47 @@ impl Formatter {
             .iter()
             .filter_map(|(k, v)| Some((k.clone(), serde_json::value::to_raw_value(v).ok()?)))
             .collect();
-        Formatter {
-            host: json_string(host),
-            program: json_string(program),
-            pid: std::process::id().to_string(),
-            message_type: json_string(&config.message_type),
-            metadata: config.metadata.as_ref().map(|m| m.to_string()),
-            tags: (!config.tags.is_empty())
-                .then(|| serde_json::Value::Array(config.tags.clone()).to_string()),
+        let host = json_string(host);
+        // In TOP_LEVEL_FIELDS order: @timestamp, @version, host, level,
+        // logsource, message, pid, program, type, @metadata, tags.
+        let defaults = [
+            None, // @timestamp: from the event's emit time
+            Some("\"1\"".to_owned()),
+            Some(host.clone()),
+            Some("\"INFO\"".to_owned()),
+            Some(host),
+            Some("\"\"".to_owned()),
+            Some(std::process::id().to_string()),
+            Some(json_string(program)),
+            Some(json_string(&config.message_type)),
+            config.metadata.as_ref().map(|m| m.to_string()),
+            (!config.tags.is_empty()).then(|| serde_json::Value::Array(config.tags.clone()).to_string()),
+        ];
+        let mut f = Formatter {
+            defaults,
             extra_prefix: config.extra_prefix.clone(),
             static_extra,
             dynamic_extra: BTreeMap::new(),
-            version: json_string(crate::VERSION),
+            base_extra: Vec::new(),
             ensure_ascii: config.ensure_ascii,
+            thread_cache: RefCell::new((None, String::new())),
+            second_cache: RefCell::new((i64::MIN, Vec::new())),
+        };
+        f.rebuild_base_extra();
+        f
+    }
+
+    fn rebuild_base_extra(&mut self) {
+        let mut merged: BTreeMap<&str, &str> = BTreeMap::new();
+        let version = json_string(crate::VERSION);
+        merged.insert("logstash_async_version", &version);
+        for (k, v) in self.static_extra.iter().chain(self.dynamic_extra.iter()) {
+            merged.insert(k, v.get());
         }
+        self.base_extra = merged
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
     }
 
     /// Applies a set_extra (None removes the key).
@@ -146,80 +232,105 @@ impl Formatter {
                 self.dynamic_extra.remove(&key);
             }
         }
+        self.rebuild_base_extra();
+    }
+
+    fn write_timestamp(&self, unix_ms: i64, out: &mut Vec<u8>) {
+        let second = unix_ms.div_euclid(1000);
+        let mut cache = self.second_cache.borrow_mut();
+        if cache.0 != second {
+            let mut text = Vec::with_capacity(24);
+            crate::sys::format_timestamp(second * 1000, &mut text);
+            text.truncate(text.len() - 4); // keep "YYYY-MM-DDTHH:MM:SS."
+            *cache = (second, text);
+        }
+        let ms = unix_ms.rem_euclid(1000) as u32;
+        out.push(b'"');
+        out.extend_from_slice(&cache.1);
+        out.extend_from_slice(&[
+            b'0' + (ms / 100) as u8,
+            b'0' + (ms / 10 % 10) as u8,
+            b'0' + (ms % 10) as u8,
+            b'Z',
+            b'"',
+        ]);
     }
 
     /// Appends one formatted event (no trailing newline) to `out`.
     pub fn format(&self, ev: &AcceptedEvent, out: &mut Vec<u8>) -> Result<(), String> {
-        let fields: BTreeMap<String, &RawValue> =
-            serde_json::from_slice(&ev.json).map_err(|e| e.to_string())?;
+        let Members(members) = serde_json::from_slice(&ev.json).map_err(|e| e.to_string())?;
 
-        let mut timestamp = Vec::with_capacity(26);
-        timestamp.push(b'"');
-        crate::sys::format_timestamp(ev.unix_ms, &mut timestamp);
-        timestamp.push(b'"');
-        let timestamp = std::str::from_utf8(&timestamp).unwrap_or("\"\"");
-        let thread_name = json_string(&ev.thread_name);
-
-        // Top-level fields in the Python formatter's order; the event overrides them.
-        let mut top: Vec<(&str, &str)> = vec![
-            ("@timestamp", timestamp),
-            ("@version", "\"1\""),
-            ("host", &self.host),
-            ("level", "\"INFO\""),
-            ("logsource", &self.host),
-            ("message", "\"\""),
-            ("pid", &self.pid),
-            ("program", &self.program),
-            ("type", &self.message_type),
-        ];
-        if let Some(m) = &self.metadata {
-            top.push(("@metadata", m));
-        }
-        if let Some(t) = &self.tags {
-            top.push(("tags", t));
-        }
-
-        // Extra fields, lowest precedence first: built-ins, static extra,
-        // set_extra keys, then the event's own keys.
-        let mut extra: BTreeMap<&str, &str> = BTreeMap::new();
-        extra.insert("logstash_async_version", &self.version);
-        extra.insert("thread_name", &thread_name);
-        for (k, v) in self.static_extra.iter().chain(self.dynamic_extra.iter()) {
-            extra.insert(k, v.get());
-        }
-        for (k, v) in &fields {
-            if TOP_LEVEL_FIELDS.contains(&k.as_str()) {
-                set_field(&mut top, k, v.get());
-            } else if Some(k.as_str()) == self.extra_prefix.as_deref() && v.get().starts_with('{') {
+        // Top-level fields: the defaults, overridden by the event.
+        let mut top: [Option<&str>; 11] = std::array::from_fn(|i| self.defaults[i].as_deref());
+        // The event's extra fields, then merged with base_extra.
+        let mut event_extra: Vec<(&str, &str)> = Vec::with_capacity(members.len());
+        let mut nested = Vec::new();
+        for (k, v) in &members {
+            if let Some(i) = TOP_LEVEL_FIELDS.iter().position(|t| *t == k.as_ref()) {
+                top[i] = Some(v.get());
+            } else if Some(k.as_ref()) == self.extra_prefix.as_deref() && v.get().starts_with('{') {
                 // An event that nests its extras under the prefix itself: merge them.
-                if let Ok(inner) = serde_json::from_str::<BTreeMap<&str, &RawValue>>(v.get()) {
-                    for (ik, iv) in inner {
-                        extra.insert(ik, iv.get());
-                    }
+                if let Ok(Members(inner)) = serde_json::from_str::<Members>(v.get()) {
+                    nested = inner;
                 }
             } else {
-                extra.insert(k, v.get());
+                event_extra.push((k.as_ref(), v.get()));
             }
         }
+        for (k, v) in &nested {
+            event_extra.push((k.as_ref(), v.get()));
+        }
+
+        let thread_json = {
+            let mut cache = self.thread_cache.borrow_mut();
+            if !cache.0.as_ref().is_some_and(|t| Arc::ptr_eq(t, &ev.thread_name)) {
+                *cache = (Some(ev.thread_name.clone()), json_string(&ev.thread_name));
+            }
+            cache.1.clone()
+        };
+        if !event_extra.iter().any(|(k, _)| *k == "thread_name") {
+            event_extra.push(("thread_name", &thread_json));
+        }
+        // Later entries win on equal keys (nested extras over plain ones).
+        event_extra.reverse();
+        event_extra.sort_by(|a, b| a.0.cmp(b.0));
+        event_extra.dedup_by(|later, earlier| later.0 == earlier.0);
 
         let start = out.len();
         out.push(b'{');
         match &self.extra_prefix {
             Some(prefix) => {
-                write_members(out, top.iter().copied());
+                self.write_top(ev.unix_ms, &top, out);
                 out.push(b',');
                 write_key(out, prefix);
                 out.push(b'{');
-                write_members(out, extra.iter().map(|(k, v)| (*k, *v)));
+                let mut first = true;
+                merge_sorted(&self.base_extra, &event_extra, |k, v| {
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    write_key(out, k);
+                    out.extend_from_slice(v.as_bytes());
+                });
                 out.push(b'}');
             }
             None => {
                 // No prefix: extras join the top level and, as in Python's
                 // message.update(extra), override same-named fields.
-                for (k, v) in &extra {
-                    set_field(&mut top, k, v);
+                let mut rest: Vec<(&str, &str)> = Vec::new();
+                merge_sorted(&self.base_extra, &event_extra, |k, v| {
+                    match TOP_LEVEL_FIELDS.iter().position(|t| *t == k) {
+                        Some(i) => top[i] = Some(v),
+                        None => rest.push((k, v)),
+                    }
+                });
+                self.write_top(ev.unix_ms, &top, out);
+                for (k, v) in rest {
+                    out.push(b',');
+                    write_key(out, k);
+                    out.extend_from_slice(v.as_bytes());
                 }
-                write_members(out, top.iter().copied());
             }
         }
         out.push(b'}');
@@ -228,27 +339,66 @@ impl Formatter {
         }
         Ok(())
     }
+
+    /// Writes the top-level members in the Python formatter's order.
+    fn write_top(&self, unix_ms: i64, top: &[Option<&str>; 11], out: &mut Vec<u8>) {
+        let mut first = true;
+        for (i, value) in top.iter().enumerate() {
+            if i == TIMESTAMP && value.is_none() {
+                out.extend_from_slice(b"\"@timestamp\":");
+                self.write_timestamp(unix_ms, out);
+                first = false;
+                continue;
+            }
+            let Some(value) = value else { continue };
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            write_key(out, TOP_LEVEL_FIELDS[i]);
+            out.extend_from_slice(value.as_bytes());
+        }
+    }
 }
 
-fn set_field<'a>(fields: &mut Vec<(&'a str, &'a str)>, key: &'a str, value: &'a str) {
-    match fields.iter_mut().find(|(k, _)| *k == key) {
-        Some(slot) => slot.1 = value,
-        None => fields.push((key, value)),
+/// Visits the union of two key-sorted lists in key order; `b` wins on equal keys.
+fn merge_sorted<'a>(
+    a: &'a [(String, String)],
+    b: &[(&'a str, &'a str)],
+    mut visit: impl FnMut(&'a str, &'a str),
+) {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let take_b = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => match x.0.as_str().cmp(y.0) {
+                std::cmp::Ordering::Less => false,
+                std::cmp::Ordering::Greater => true,
+                std::cmp::Ordering::Equal => {
+                    i += 1;
+                    true
+                }
+            },
+            (Some(_), None) => false,
+            _ => true,
+        };
+        if take_b {
+            visit(b[j].0, b[j].1);
+            j += 1;
+        } else {
+            visit(&a[i].0, &a[i].1);
+            i += 1;
+        }
     }
 }
 
 fn write_key(out: &mut Vec<u8>, key: &str) {
-    let _ = serde_json::to_writer(&mut *out, key);
-    out.push(b':');
-}
-
-fn write_members<'a>(out: &mut Vec<u8>, members: impl Iterator<Item = (&'a str, &'a str)>) {
-    for (i, (k, v)) in members.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_key(out, k);
-        out.extend_from_slice(v.as_bytes());
+    if key.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+    } else {
+        let _ = serde_json::to_writer(&mut *out, key);
+        out.push(b':');
     }
 }
 

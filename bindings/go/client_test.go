@@ -236,7 +236,7 @@ func TestBadConfigurationReturnsTheLibrarysMessage(t *testing.T) {
 	}{
 		{Config{Host: "127.0.0.1", Port: 70000}, "port: 70000 is out of range (1..=65535)"},
 		{Config{}, "host: must not be empty"},
-		{Config{Host: "h", Transport: "sctp"}, `transport: unknown transport "sctp" (expected "tcp" or "udp")`},
+		{Config{Host: "h", Transport: "sctp"}, `transport: unknown transport "sctp" (expected "tcp", "udp", "beats" or "http")`},
 		{Config{Host: "h", CertFile: "/c.pem"}, "keyfile: required when certfile is given (a client certificate needs both)"},
 	}
 	for _, tc := range cases {
