@@ -118,7 +118,7 @@ module LogstashAsync
 
     # Raw text (Rack::CommonLogger and friends): sent as an INFO event.
     def <<(msg)
-      ship(INFO, msg.to_s.chomp, @progname)
+      ship(INFO, msg.to_s.chomp, @progname, raw: true)
       self
     end
 
@@ -156,21 +156,22 @@ module LogstashAsync
 
     private
 
-    def ship(severity, message, progname)
+    # `raw`: the message is sent as it is, without the formatter (for #<<).
+    def ship(severity, message, progname, raw: false)
       name = progname&.to_s
       fields = current_fields
-      if fields.empty? && message.is_a?(String) && @formatter.nil? && !message.include?("\0")
+      if fields.empty? && message.is_a?(String) && (raw || @formatter.nil?) && !message.include?("\0")
         @client.log(LEVEL_NAMES.fetch(severity, "UNKNOWN"), name, message) # no JSON work in Ruby
       else
-        @client.emit(build_event(severity, message, name, fields))
+        @client.emit(build_event(severity, message, name, fields, raw))
       end
     rescue InvalidUtf8Error, InvalidJsonError
-      @client.emit(Logger.sanitize(build_event(severity, message, name, fields)))
+      @client.emit(Logger.sanitize(build_event(severity, message, name, fields, raw)))
     rescue Error => e
       warn_once(e)
     end
 
-    def build_event(severity, message, name, fields)
+    def build_event(severity, message, name, fields, raw)
       event = fields.dup
       case message
       when Hash
@@ -182,7 +183,7 @@ module LogstashAsync
         event["stack_trace"] = message.backtrace.join("\n") if message.backtrace
       else
         event["message"] =
-          if @formatter
+          if @formatter && !raw
             @formatter.call(format_severity(severity), Time.now, name, message).to_s.chomp
           else
             msg2str(message)
@@ -205,8 +206,9 @@ module LogstashAsync
       return if @warned[error.class]
 
       @warned[error.class] = true
-      warn "LogstashAsync::Logger: log writing failed: #{error.message} " \
-           "(further #{error.class.name.split('::').last} failures are not reported; see client.stats)"
+      # (Not `warn`: inside a Logger that is the log method.)
+      $stderr.write "LogstashAsync::Logger: log writing failed: #{error.message} " \
+           "(further #{error.class.name.split('::').last} failures are not reported; see client.stats)\n"
     end
 
     # A copy JSON can encode: strings scrubbed to UTF-8, non-finite floats as strings.

@@ -49,7 +49,7 @@ module LogstashAsync
     # closed) may take to deliver what it holds. Short, because finalizers run
     # on a Ruby thread; the at_exit hook (LogstashAsync.exit_timeout) is where
     # a forgotten client gets a real chance to deliver.
-    GC_RELEASE_TIMEOUT_MS = 250
+    GC_RELEASE_TIMEOUT_MS = 100
 
     # The releaser of a handle's FFI::AutoPointer. Built here (self is the
     # module) so the lambda holds no reference to the Client. In a forked
