@@ -24,9 +24,24 @@ class ForkTest < Minitest::Test
       end
       exit!(ok ? 0 : 1)
     end
-    _, status = Process.wait2(pid)
-    assert status.success?, "the child failed"
+    assert wait_child(pid).success?, "the child failed"
     pid
+  end
+
+  # Bounded wait: a hung child is killed and fails the test instead of hanging the suite.
+  def wait_child(pid, limit: 60)
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + limit
+    loop do
+      _, status = Process.wait2(pid, Process::WNOHANG)
+      return status if status
+
+      if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+        Process.kill(:KILL, pid)
+        Process.wait2(pid)
+        flunk "child #{pid} hung for #{limit}s"
+      end
+      sleep 0.05
+    end
   end
 
   def messages_once(expected)
@@ -107,11 +122,17 @@ class ForkTest < Minitest::Test
         end
       end
       gate_r.close
-      @receiver.wait_until { |evs| evs.count { |e| e["message"].start_with?("child-") } == 2 }
+      begin
+        @receiver.wait_until { |evs| evs.count { |e| e["message"].start_with?("child-") } == 2 }
+      rescue StandardError
+        gate_w.close # let the children finish, then report
+        pids.each { |pid| wait_child(pid) }
+        raise
+      end
       assert File.exist?("#{path}.child-1")
       assert File.exist?("#{path}.child-2")
       gate_w.close
-      pids.each { |pid| assert Process.wait2(pid)[1].success? }
+      pids.each { |pid| assert wait_child(pid).success? }
       c.flush(timeout: 10)
       messages_once(%w[parent child-0 child-1])
     end
