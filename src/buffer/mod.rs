@@ -8,6 +8,7 @@
 //! Rows are deleted only after delivery; a chunk that was in flight when the
 //! process died is simply still there at the next start and is sent again.
 
+mod fork_safety;
 mod lock;
 mod schema;
 
@@ -60,6 +61,7 @@ pub struct OpenReport {
 impl Buffer {
     /// An in-memory buffer (`:memory:`).
     pub fn in_memory() -> Result<Buffer, String> {
+        fork_safety::install();
         let conn = Connection::open_in_memory().map_err(|e| format!(":memory: database: {e}"))?;
         schema::prepare(&conn, false).map_err(|e| format!(":memory: database: {e}"))?;
         Ok(Buffer {
@@ -74,6 +76,7 @@ impl Buffer {
     /// is not a database, or is corrupt, is renamed aside (never deleted) and a
     /// fresh one is created in its place.
     pub fn open_file(path: &Path) -> Result<(Buffer, OpenReport), String> {
+        fork_safety::install();
         let lock = FileLock::acquire(path)?;
         let mut report = OpenReport::default();
         let conn = match Self::open_checked(path) {
