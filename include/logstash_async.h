@@ -289,7 +289,8 @@ ResultCode logstash_async_shutdown(struct logstash_async_handle *h, uint32_t tim
  * `*out_len` (if not NULL) receives the length the JSON needs, without the NUL.
  *
  * Returns LOGSTASH_ASYNC_OK, LOGSTASH_ASYNC_BUFFER_TOO_SMALL (nothing useful
- * written: call again with `*out_len + 1` bytes), LOGSTASH_ASYNC_NULL_ARGUMENT.
+ * written: call again with `*out_len + 1` bytes), LOGSTASH_ASYNC_NULL_ARGUMENT,
+ * LOGSTASH_ASYNC_FORKED (in a forked child: the counters are the parent's).
  * Thread-safety: safe from any thread. Never blocks on I/O.
  *
  * # Safety

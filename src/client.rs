@@ -328,6 +328,13 @@ impl Client {
         }
     }
 
+    /// Like `stats`, but refuses in a forked child (whose copy of the queue's
+    /// lock may have been taken by a parent thread at the fork).
+    pub fn stats_checked(&self) -> Result<Stats, ResultCode> {
+        self.check_fork()?;
+        Ok(self.stats())
+    }
+
     /// True once shutdown has started.
     pub fn is_shut_down(&self) -> bool {
         self.shared.as_ref().is_some_and(|s| s.stopping())

@@ -566,8 +566,9 @@ impl Worker {
         if self.buffered_events == 0 {
             self.buffered_bytes = 0;
         }
-        self.finish_chunks(&ids);
+        // Counters first: a flush woken by finish_chunks sees them current.
         self.publish_buffered();
+        self.finish_chunks(&ids);
     }
 
     /// Marks chunks handled and advances the flush progress.

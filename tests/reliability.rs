@@ -461,3 +461,45 @@ fn idle_handle_uses_no_cpu() {
     eprintln!("CPU over 2 s idle (whole test process): {used:?}");
     client.shutdown(LONG).unwrap();
 }
+
+#[test]
+fn a_forked_child_does_not_keep_the_parents_database_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        free_port(),
+        json!({"database_path": dir.path().join("fork.db").to_str().unwrap(), "stderr_errors": false}),
+    );
+    let client = Client::from_json(cfg.as_bytes()).unwrap();
+    // SAFETY: the child only sleeps and _exit()s.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        unsafe {
+            libc::sleep(3);
+            libc::_exit(0)
+        };
+    }
+    let _ = client.shutdown(Duration::from_millis(200));
+    drop(client);
+    // The child still lives, yet the file is free for the parent again.
+    let again = Client::from_json(cfg.as_bytes());
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let mut status = 0;
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    let again = again.expect("the parent can reopen its database while a child lives");
+    let _ = again.shutdown(Duration::from_millis(100));
+}
+
+#[test]
+fn stats_in_a_forked_child_return_forked() {
+    let client =
+        Client::from_json(config(free_port(), json!({"stderr_errors": false})).as_bytes()).unwrap();
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let ok = client.stats_checked() == Err(ResultCode::LOGSTASH_ASYNC_FORKED);
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    let _ = client.shutdown(Duration::from_millis(100));
+}

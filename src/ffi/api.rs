@@ -282,7 +282,8 @@ pub unsafe extern "C" fn logstash_async_shutdown(
 /// `*out_len` (if not NULL) receives the length the JSON needs, without the NUL.
 ///
 /// Returns LOGSTASH_ASYNC_OK, LOGSTASH_ASYNC_BUFFER_TOO_SMALL (nothing useful
-/// written: call again with `*out_len + 1` bytes), LOGSTASH_ASYNC_NULL_ARGUMENT.
+/// written: call again with `*out_len + 1` bytes), LOGSTASH_ASYNC_NULL_ARGUMENT,
+/// LOGSTASH_ASYNC_FORKED (in a forked child: the counters are the parent's).
 /// Thread-safety: safe from any thread. Never blocks on I/O.
 ///
 /// # Safety
@@ -300,7 +301,11 @@ pub unsafe extern "C" fn logstash_async_stats_json(
             Ok(c) => c,
             Err(e) => return e,
         };
-        let json = serde_json::to_string(&client.stats()).unwrap_or_else(|_| "{}".into());
+        let stats = match client.stats_checked() {
+            Ok(stats) => stats,
+            Err(e) => return e,
+        };
+        let json = serde_json::to_string(&stats).unwrap_or_else(|_| "{}".into());
         if !out_len.is_null() {
             *out_len = json.len();
         }
