@@ -10,6 +10,8 @@ use crate::event::{AcceptedEvent, Formatter};
 use serde_json::value::RawValue;
 
 /// The configured formatter. Lives on the worker thread.
+// One per worker: the variants' size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Layout {
     Logstash(Formatter),
     Ecs(ecs::EcsFormatter),
