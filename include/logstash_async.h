@@ -70,7 +70,7 @@ typedef enum logstash_async_result {
    */
   LOGSTASH_ASYNC_INVALID_UTF8 = 2,
   /**
-   * The event (or a JSON argument) is not valid JSON, or nests deeper than 128 levels.
+   * The event (or a JSON argument) is not valid JSON, or nests deeper than 100 levels.
    */
   LOGSTASH_ASYNC_INVALID_JSON = 3,
   /**

@@ -48,21 +48,55 @@ pub fn validate(bytes: &[u8], max_event_bytes: usize) -> Result<(), ResultCode> 
     }
 }
 
-/// Deepest nesting of arrays and objects accepted in an event (serde_json's
-/// own recursion limit, which Logstash-side parsers also cope with).
-pub const MAX_DEPTH: usize = 128;
+/// Deepest nesting of arrays and objects accepted in an event. The layout adds
+/// a level or two (the extra prefix; ECS nests dotted names), and the result
+/// must stay within the 128 levels that common JSON parsers (serde_json's
+/// default, many receivers) accept. Found by tests/fuzz.rs.
+pub const MAX_DEPTH: usize = 100;
 
 /// The deepest nesting of `[`/`{` outside strings, in one pass without recursion.
 fn nesting_depth(json: &[u8]) -> usize {
-    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for &b in json {
+    structure(json).unwrap_or(usize::MAX)
+}
+
+/// One pass over syntactically valid JSON: the deepest nesting of `[`/`{`
+/// outside strings, or None when a string holds an unpaired UTF-16 surrogate
+/// escape (`"\ud83d"` alone) or a number overflows f64 (`1e999`): both pass
+/// serde_json's syntax check but strict parsers downstream reject them (found
+/// by tests/fuzz.rs). No recursion.
+fn structure(json: &[u8]) -> Option<usize> {
+    let hex4 = |at: usize| -> Option<u16> {
+        let digits = json.get(at..at + 4)?;
+        u16::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+    };
+    let (mut depth, mut max, mut in_string) = (0usize, 0usize, false);
+    let mut i = 0;
+    while i < json.len() {
+        let b = json[i];
         if in_string {
             match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
+                b'\\' if json.get(i + 1) == Some(&b'u') => {
+                    let unit = hex4(i + 2)?;
+                    i += 6;
+                    if (0xD800..0xDC00).contains(&unit) {
+                        // A high surrogate must be followed by a low one.
+                        let low = (json.get(i) == Some(&b'\\') && json.get(i + 1) == Some(&b'u'))
+                            .then(|| hex4(i + 2))
+                            .flatten()?;
+                        if !(0xDC00..0xE000).contains(&low) {
+                            return None;
+                        }
+                        i += 6;
+                    } else if (0xDC00..0xE000).contains(&unit) {
+                        return None;
+                    }
+                    continue;
+                }
+                b'\\' => i += 1,
                 b'"' => in_string = false,
                 _ => {}
             }
+            i += 1;
             continue;
         }
         match b {
@@ -72,10 +106,25 @@ fn nesting_depth(json: &[u8]) -> usize {
                 max = max.max(depth);
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
+            b'-' | b'0'..=b'9' => {
+                // A number beyond f64 (1e999) is valid JSON that most parsers
+                // (and the ECS layout) refuse: reject it here, not on the worker.
+                let end = json[i..]
+                    .iter()
+                    .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .map_or(json.len(), |n| i + n);
+                let text = std::str::from_utf8(&json[i..end]).ok()?;
+                if !text.parse::<f64>().ok()?.is_finite() {
+                    return None;
+                }
+                i = end;
+                continue;
+            }
             _ => {}
         }
+        i += 1;
     }
-    max
+    Some(max)
 }
 
 /// Top-level field names of the Logstash layout; every other key of an event
@@ -577,8 +626,26 @@ mod tests {
             validate(deep.as_bytes(), usize::MAX),
             Err(LOGSTASH_ASYNC_INVALID_JSON)
         );
-        let ok = format!("{{\"a\":{}{}}}", "[".repeat(127), "]".repeat(127));
+        let ok = format!("{{\"a\":{}{}}}", "[".repeat(99), "]".repeat(99));
         assert_eq!(validate(ok.as_bytes(), usize::MAX), Ok(()));
         assert_eq!(nesting_depth(br#"{"a":"[[[{{\"]]"}"#), 1);
+        assert_eq!(validate(br#"{"a":"\ud83d\ude00 ok"}"#, 100), Ok(()));
+        assert_eq!(
+            validate(br#"{"a":"\ud83d alone"}"#, 100),
+            Err(LOGSTASH_ASYNC_INVALID_JSON)
+        );
+        assert_eq!(
+            validate(br#"{"a":"\ude00 low"}"#, 100),
+            Err(LOGSTASH_ASYNC_INVALID_JSON)
+        );
+        assert_eq!(
+            validate(br#"{"a":"\ud83d\u0041"}"#, 100),
+            Err(LOGSTASH_ASYNC_INVALID_JSON)
+        );
+        assert_eq!(
+            validate(br#"{"a":1e999}"#, 100),
+            Err(LOGSTASH_ASYNC_INVALID_JSON)
+        );
+        assert_eq!(validate(br#"{"a":[-1.5e-300,1e308,0]}"#, 100), Ok(()));
     }
 }

@@ -15,7 +15,7 @@ pub enum logstash_async_result {
     LOGSTASH_ASYNC_NULL_ARGUMENT = 1,
     /// The event (or a string argument) is not valid UTF-8.
     LOGSTASH_ASYNC_INVALID_UTF8 = 2,
-    /// The event (or a JSON argument) is not valid JSON, or nests deeper than 128 levels.
+    /// The event (or a JSON argument) is not valid JSON, or nests deeper than 100 levels.
     LOGSTASH_ASYNC_INVALID_JSON = 3,
     /// The event is valid JSON but not an object.
     LOGSTASH_ASYNC_NOT_AN_OBJECT = 4,
@@ -77,7 +77,7 @@ impl logstash_async_result {
             LOGSTASH_ASYNC_OK => "ok\0",
             LOGSTASH_ASYNC_NULL_ARGUMENT => "a required pointer argument is NULL\0",
             LOGSTASH_ASYNC_INVALID_UTF8 => "not valid UTF-8\0",
-            LOGSTASH_ASYNC_INVALID_JSON => "not valid JSON (or nested deeper than 128 levels)\0",
+            LOGSTASH_ASYNC_INVALID_JSON => "not valid JSON (or nested deeper than 100 levels)\0",
             LOGSTASH_ASYNC_NOT_AN_OBJECT => "the event is not a JSON object\0",
             LOGSTASH_ASYNC_EVENT_TOO_LARGE => "the event is larger than max_event_bytes\0",
             LOGSTASH_ASYNC_QUEUE_FULL => "the queue is full; the event was dropped\0",

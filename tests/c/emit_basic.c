@@ -53,7 +53,7 @@ int main(int argc, char **argv) {
   CHECK(logstash_async_emit_json(h, "[1]", 3) == LOGSTASH_ASYNC_NOT_AN_OBJECT);
   CHECK(logstash_async_emit_json(h, "{\"a\":\"\xff\"}", 10) == LOGSTASH_ASYNC_INVALID_UTF8);
   CHECK(strcmp(logstash_async_result_str(LOGSTASH_ASYNC_INVALID_JSON),
-               "not valid JSON (or nested deeper than 128 levels)") == 0);
+               "not valid JSON (or nested deeper than 100 levels)") == 0);
   CHECK(strcmp(logstash_async_result_str(9999), "unknown result code") == 0);
 
   /* Events: pointer + length, not NUL-terminated. */
