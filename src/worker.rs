@@ -83,6 +83,8 @@ pub struct Worker {
     /// Every event with a seq up to this one has been stored or dropped.
     assigned_seq: u64,
     inflight: VecDeque<InFlight>,
+    /// Events in `inflight` (kept as a sum: it is read several times per turn).
+    inflight_count: u64,
     /// Highest chunk id handed to the transport (sent or in flight).
     sent_through_id: i64,
     /// Events in the buffer (delivered rows excluded) and their bytes.
@@ -116,6 +118,7 @@ impl Worker {
             session_chunks: VecDeque::new(),
             assigned_seq: 0,
             inflight: VecDeque::new(),
+            inflight_count: 0,
             sent_through_id: 0,
             buffered_events: 0,
             buffered_bytes: 0,
@@ -310,6 +313,7 @@ impl Worker {
             chunk.0 = -chunk.0.abs();
         }
         self.inflight.clear();
+        self.inflight_count = 0;
         self.sent_through_id = 0;
         self.buffered_events = 0;
         self.buffered_bytes = 0;
@@ -422,7 +426,7 @@ impl Worker {
     }
 
     fn inflight_events(&self) -> u64 {
-        self.inflight.iter().map(|f| u64::from(f.events)).sum()
+        self.inflight_count
     }
 
     /// Sends the oldest unsent chunks for up to SEND_TURN.
@@ -469,11 +473,14 @@ impl Worker {
                                     chunk.lines.len() as u64,
                                 ));
                             }
-                            Sent::Written { ticket } => self.inflight.push_back(InFlight {
-                                chunk_id: chunk.id,
-                                events: chunk.count,
-                                ticket,
-                            }),
+                            Sent::Written { ticket } => {
+                                self.inflight_count += u64::from(chunk.count);
+                                self.inflight.push_back(InFlight {
+                                    chunk_id: chunk.id,
+                                    events: chunk.count,
+                                    ticket,
+                                })
+                            }
                         }
                     }
                     Err(e) => {
@@ -545,6 +552,7 @@ impl Worker {
         let mut done = Vec::new();
         while self.inflight.front().is_some_and(|f| f.ticket <= ticket) {
             let f = self.inflight.pop_front().expect("checked");
+            self.inflight_count -= u64::from(f.events);
             Counters::add(&self.shared.counters.sent, u64::from(f.events));
             done.push((f.chunk_id, u64::from(f.events), 0));
         }
@@ -572,7 +580,22 @@ impl Worker {
 
     /// Marks chunks handled and advances the flush progress.
     fn finish_chunks(&mut self, ids: &[i64]) {
-        self.session_chunks.retain(|(id, _)| !ids.contains(id));
+        // Chunks are finished oldest first almost always: pop those, and only
+        // search the rest for ids finished out of order (evictions, expiry).
+        let mut rest = ids;
+        while let (Some(&(front, _)), Some((&id, tail))) =
+            (self.session_chunks.front(), rest.split_first())
+        {
+            if front != id {
+                break;
+            }
+            self.session_chunks.pop_front();
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            let rest: std::collections::HashSet<i64> = rest.iter().copied().collect();
+            self.session_chunks.retain(|(id, _)| !rest.contains(id));
+        }
         self.update_completion();
     }
 
@@ -600,6 +623,7 @@ impl Worker {
                 .unwrap_or(0);
         }
         self.inflight.clear();
+        self.inflight_count = 0;
         Counters::add(&self.shared.counters.send_errors, 1);
         self.shared.counters.set_error(&e.message);
         if e.another_host_ready {
@@ -688,6 +712,7 @@ impl Worker {
         let ticket = self.transport.close(deadline.max(Instant::now()));
         self.confirm_through(ticket);
         self.inflight.clear();
+        self.inflight_count = 0;
         if !self.buffer.is_durable() {
             // An in-memory buffer dies with the handle: count what it held.
             let lost = self
