@@ -7,8 +7,8 @@
 
 use crate::config::Config;
 use crate::result::ResultCode;
-use serde_json::value::RawValue;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -159,7 +159,10 @@ impl<'de> Deserialize<'de> for Members<'de> {
                 let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
                 while let Some((Key(k), v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
                     // Duplicate keys: the last one wins, as in most JSON parsers.
-                    match members.iter_mut().find(|(mk, _): &&mut (Cow<str>, &RawValue)| *mk == k) {
+                    match members
+                        .iter_mut()
+                        .find(|(mk, _): &&mut (Cow<str>, &RawValue)| *mk == k)
+                    {
                         Some(slot) => slot.1 = v,
                         None => members.push((k, v)),
                     }
@@ -193,7 +196,8 @@ impl Formatter {
             Some(json_string(program)),
             Some(json_string(&config.message_type)),
             config.metadata.as_ref().map(|m| m.to_string()),
-            (!config.tags.is_empty()).then(|| serde_json::Value::Array(config.tags.clone()).to_string()),
+            (!config.tags.is_empty())
+                .then(|| serde_json::Value::Array(config.tags.clone()).to_string()),
         ];
         let mut f = Formatter {
             defaults,
@@ -283,7 +287,11 @@ impl Formatter {
 
         let thread_json = {
             let mut cache = self.thread_cache.borrow_mut();
-            if !cache.0.as_ref().is_some_and(|t| Arc::ptr_eq(t, &ev.thread_name)) {
+            if !cache
+                .0
+                .as_ref()
+                .is_some_and(|t| Arc::ptr_eq(t, &ev.thread_name))
+            {
                 *cache = (Some(ev.thread_name.clone()), json_string(&ev.thread_name));
             }
             cache.1.clone()
@@ -319,12 +327,14 @@ impl Formatter {
                 // No prefix: extras join the top level and, as in Python's
                 // message.update(extra), override same-named fields.
                 let mut rest: Vec<(&str, &str)> = Vec::new();
-                merge_sorted(&self.base_extra, &event_extra, |k, v| {
-                    match TOP_LEVEL_FIELDS.iter().position(|t| *t == k) {
+                merge_sorted(
+                    &self.base_extra,
+                    &event_extra,
+                    |k, v| match TOP_LEVEL_FIELDS.iter().position(|t| *t == k) {
                         Some(i) => top[i] = Some(v),
                         None => rest.push((k, v)),
-                    }
-                });
+                    },
+                );
                 self.write_top(ev.unix_ms, &top, out);
                 for (k, v) in rest {
                     out.push(b',');

@@ -11,16 +11,21 @@ use serde_json::value::RawValue;
 
 /// The configured formatter. Lives on the worker thread.
 pub enum Layout {
-    Logstash(Formatter),
-    Ecs(ecs::EcsFormatter),
+    Logstash(Box<Formatter>),
+    // Both boxed: the two formatters differ much in size.
+    Ecs(Box<ecs::EcsFormatter>),
 }
 
 impl Layout {
     /// `host` is the already resolved host name (short or FQDN).
     pub fn new(config: &Config, host: &str, program: &str) -> Layout {
         match config.formatter {
-            FormatterKind::Logstash => Layout::Logstash(Formatter::new(config, host, program)),
-            FormatterKind::Ecs => Layout::Ecs(ecs::EcsFormatter::new(config, host, program)),
+            FormatterKind::Logstash => {
+                Layout::Logstash(Box::new(Formatter::new(config, host, program)))
+            }
+            FormatterKind::Ecs => {
+                Layout::Ecs(Box::new(ecs::EcsFormatter::new(config, host, program)))
+            }
         }
     }
 
