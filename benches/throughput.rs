@@ -107,8 +107,14 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn config(port: u16, extra: &str) -> String {
+    // A queue large enough that emit is never refused, unless the scenario sets its own.
+    let queue = if extra.contains("max_queue_events") {
+        ""
+    } else {
+        r#","max_queue_events":2000000"#
+    };
     format!(
-        r#"{{"host":"127.0.0.1","port":{port},"max_queue_events":2000000,"stderr_errors":false,"backoff_initial":0.05,"backoff_max":0.2{extra}}}"#
+        r#"{{"host":"127.0.0.1","port":{port}{queue},"stderr_errors":false,"backoff_initial":0.05,"backoff_max":0.2{extra}}}"#
     )
 }
 
@@ -316,7 +322,10 @@ fn scenario(name: &str, n: u64) -> Vec<Row> {
                 .local_addr()
                 .unwrap()
                 .port();
-            let client = Client::from_json(config(port, &db_opt).as_bytes()).unwrap();
+            // The library's default queue bound (100k events): the emit loop
+            // retries on QUEUE_FULL, so the database, not RAM, holds the backlog.
+            let opts = format!(r#"{db_opt},"max_queue_events":100000"#);
+            let client = Client::from_json(config(port, &opts).as_bytes()).unwrap();
             let events: Vec<Vec<u8>> = (0..1000).map(event).collect();
             for i in 0..n {
                 while client.emit_json(&events[(i % 1000) as usize]).is_err() {

@@ -28,6 +28,9 @@ const FETCH_CHUNKS: usize = 64;
 const SEND_TURN: Duration = Duration::from_millis(50);
 /// How often written-but-unconfirmed TCP data is re-checked.
 const CONFIRM_POLL: Duration = Duration::from_millis(20);
+/// Bytes of the newest stored chunks kept in memory so they are sent without
+/// reading them back from SQLite (the rows stay stored until delivered).
+const RECENT_BYTES: usize = 8 << 20;
 
 /// A chunk written to the transport, awaiting confirmation.
 struct InFlight {
@@ -83,6 +86,8 @@ pub struct Worker {
     /// Every event with a seq up to this one has been stored or dropped.
     assigned_seq: u64,
     inflight: VecDeque<InFlight>,
+    /// Events in `inflight` (kept as a sum: it is read several times per turn).
+    inflight_count: u64,
     /// Highest chunk id handed to the transport (sent or in flight).
     sent_through_id: i64,
     /// Events in the buffer (delivered rows excluded) and their bytes.
@@ -96,6 +101,10 @@ pub struct Worker {
     failing: bool,
     backoff: Backoff,
     spare: Vec<Item>,
+    /// The newest stored chunks, a copy of the table's tail: every row with an
+    /// id from the first one here on is here, in id order.
+    recent: VecDeque<Arc<Chunk>>,
+    recent_bytes: usize,
 }
 
 impl Worker {
@@ -116,6 +125,7 @@ impl Worker {
             session_chunks: VecDeque::new(),
             assigned_seq: 0,
             inflight: VecDeque::new(),
+            inflight_count: 0,
             sent_through_id: 0,
             buffered_events: 0,
             buffered_bytes: 0,
@@ -125,6 +135,8 @@ impl Worker {
             next_expiry: now,
             failing: false,
             spare: Vec::new(),
+            recent: VecDeque::new(),
+            recent_bytes: 0,
         }
     }
 
@@ -244,6 +256,14 @@ impl Worker {
                 self.buffered_events += u64::from(*count);
                 self.buffered_bytes += lines.len() as u64;
             }
+            for ((lines, count, newest_ms), id) in chunks.into_iter().zip(ids.iter()) {
+                self.remember(Chunk {
+                    id: *id,
+                    lines,
+                    count,
+                    newest_ms,
+                });
+            }
             if !ids.is_empty() && self.pending_since.is_none() {
                 self.pending_since = Some(Instant::now());
             }
@@ -257,6 +277,47 @@ impl Worker {
             self.shared.progress.lock().persisted_seq = last_seq;
             self.shared.progress_cv.notify_all();
         }
+    }
+
+    /// Keeps a just-stored chunk for sending, within RECENT_BYTES.
+    fn remember(&mut self, chunk: Chunk) {
+        self.recent_bytes += chunk.lines.len();
+        self.recent.push_back(Arc::new(chunk));
+        while self.recent_bytes > RECENT_BYTES {
+            self.forget_recent_through(self.recent.front().map_or(0, |c| c.id));
+        }
+    }
+
+    /// Drops remembered chunks up to `id` (deleted or rewritten rows). Only
+    /// the front is ever dropped, so the rest still mirrors the table's tail.
+    fn forget_recent_through(&mut self, id: i64) {
+        while let Some(front) = self.recent.front() {
+            if front.id > id {
+                break;
+            }
+            self.recent_bytes -= front.lines.len();
+            self.recent.pop_front();
+        }
+    }
+
+    /// The oldest chunks after `sent_through_id`: from memory when they are
+    /// all remembered, otherwise from SQLite.
+    fn next_chunks(&self) -> rusqlite::Result<Vec<Arc<Chunk>>> {
+        if let Some(front) = self.recent.front() {
+            if self.sent_through_id >= front.id - 1 {
+                return Ok(self
+                    .recent
+                    .iter()
+                    .filter(|c| c.id > self.sent_through_id)
+                    .take(FETCH_CHUNKS)
+                    .cloned()
+                    .collect());
+            }
+        }
+        let chunks = self
+            .buffer
+            .fetch_after(self.sent_through_id, FETCH_CHUNKS)?;
+        Ok(chunks.into_iter().map(Arc::new).collect())
     }
 
     /// Flush progress: every event before the oldest undelivered chunk of this
@@ -303,6 +364,8 @@ impl Worker {
             &format!("database {path} is not writable: buffering in memory from now on (rows already in the file stay there for the next start)"),
         );
         self.buffer = memory;
+        self.recent.clear();
+        self.recent_bytes = 0;
         // Ids of the old file mean nothing in the new buffer: the chunks stored
         // there stay pending for this session (flush reports them undelivered)
         // under ids no new row can have.
@@ -310,6 +373,7 @@ impl Worker {
             chunk.0 = -chunk.0.abs();
         }
         self.inflight.clear();
+        self.inflight_count = 0;
         self.sent_through_id = 0;
         self.buffered_events = 0;
         self.buffered_bytes = 0;
@@ -369,6 +433,7 @@ impl Worker {
 
     /// Bookkeeping for a chunk removed without delivery (evicted or expired).
     fn forget_chunk(&mut self, id: i64, events: u64, bytes: u64) {
+        self.forget_recent_through(id);
         self.buffered_events = self.buffered_events.saturating_sub(events);
         self.buffered_bytes = self.buffered_bytes.saturating_sub(bytes);
         self.finish_chunks(&[id]);
@@ -422,16 +487,16 @@ impl Worker {
     }
 
     fn inflight_events(&self) -> u64 {
-        self.inflight.iter().map(|f| u64::from(f.events)).sum()
+        self.inflight_count
     }
 
     /// Sends the oldest unsent chunks for up to SEND_TURN.
     fn send_turn(&mut self) {
         let started = Instant::now();
         let mut delivered: Vec<(i64, u64, u64)> = Vec::new();
-        let mut outcome: Result<(), (SendError, Chunk, u32)> = Ok(());
+        let mut outcome: Result<(), (SendError, Arc<Chunk>, u32)> = Ok(());
         'turn: while started.elapsed() < SEND_TURN {
-            let chunks = match self.buffer.fetch_after(self.sent_through_id, FETCH_CHUNKS) {
+            let chunks = match self.next_chunks() {
                 Ok(c) => c,
                 Err(e) => {
                     self.database_error("read events to send", &e);
@@ -469,11 +534,14 @@ impl Worker {
                                     chunk.lines.len() as u64,
                                 ));
                             }
-                            Sent::Written { ticket } => self.inflight.push_back(InFlight {
-                                chunk_id: chunk.id,
-                                events: chunk.count,
-                                ticket,
-                            }),
+                            Sent::Written { ticket } => {
+                                self.inflight_count += u64::from(chunk.count);
+                                self.inflight.push_back(InFlight {
+                                    chunk_id: chunk.id,
+                                    events: chunk.count,
+                                    ticket,
+                                })
+                            }
                         }
                     }
                     Err(e) => {
@@ -514,6 +582,7 @@ impl Worker {
             tail.push(b'\n');
             count += 1;
         }
+        self.forget_recent_through(chunk.id);
         if let Err(e) = self.buffer.replace(chunk.id, &tail, count) {
             self.database_error("record a partial delivery", &e);
             return;
@@ -545,6 +614,7 @@ impl Worker {
         let mut done = Vec::new();
         while self.inflight.front().is_some_and(|f| f.ticket <= ticket) {
             let f = self.inflight.pop_front().expect("checked");
+            self.inflight_count -= u64::from(f.events);
             Counters::add(&self.shared.counters.sent, u64::from(f.events));
             done.push((f.chunk_id, u64::from(f.events), 0));
         }
@@ -556,6 +626,9 @@ impl Worker {
             return;
         }
         let ids: Vec<i64> = chunks.iter().map(|c| c.0).collect();
+        if let Some(&last) = ids.iter().max() {
+            self.forget_recent_through(last);
+        }
         if let Err(e) = self.buffer.delete(&ids) {
             // The rows stay and would be sent again by the next process: report it.
             self.database_error("delete delivered events", &e);
@@ -573,7 +646,22 @@ impl Worker {
 
     /// Marks chunks handled and advances the flush progress.
     fn finish_chunks(&mut self, ids: &[i64]) {
-        self.session_chunks.retain(|(id, _)| !ids.contains(id));
+        // Chunks are finished oldest first almost always: pop those, and only
+        // search the rest for ids finished out of order (evictions, expiry).
+        let mut rest = ids;
+        while let (Some(&(front, _)), Some((&id, tail))) =
+            (self.session_chunks.front(), rest.split_first())
+        {
+            if front != id {
+                break;
+            }
+            self.session_chunks.pop_front();
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            let rest: std::collections::HashSet<i64> = rest.iter().copied().collect();
+            self.session_chunks.retain(|(id, _)| !rest.contains(id));
+        }
         self.update_completion();
     }
 
@@ -601,6 +689,7 @@ impl Worker {
                 .unwrap_or(0);
         }
         self.inflight.clear();
+        self.inflight_count = 0;
         Counters::add(&self.shared.counters.send_errors, 1);
         self.shared.counters.set_error(&e.message);
         if e.another_host_ready {
@@ -689,6 +778,7 @@ impl Worker {
         let ticket = self.transport.close(deadline.max(Instant::now()));
         self.confirm_through(ticket);
         self.inflight.clear();
+        self.inflight_count = 0;
         if !self.buffer.is_durable() {
             // An in-memory buffer dies with the handle: count what it held.
             let lost = self

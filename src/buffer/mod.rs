@@ -161,9 +161,17 @@ impl Buffer {
         }
         let tx = self.conn.transaction()?;
         {
-            let mut stmt = tx.prepare_cached("DELETE FROM chunks WHERE id = ?1")?;
-            for id in ids {
-                stmt.execute([id])?;
+            // Delivered ids come in runs of consecutive ids: one range
+            // statement per run instead of one statement per row.
+            let mut stmt = tx.prepare_cached("DELETE FROM chunks WHERE id BETWEEN ?1 AND ?2")?;
+            let mut i = 0;
+            while i < ids.len() {
+                let mut j = i;
+                while j + 1 < ids.len() && ids[j + 1] == ids[j] + 1 {
+                    j += 1;
+                }
+                stmt.execute([ids[i], ids[j]])?;
+                i = j + 1;
             }
         }
         tx.commit()

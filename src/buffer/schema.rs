@@ -10,6 +10,11 @@ pub fn prepare(conn: &Connection, file: bool) -> rusqlite::Result<()> {
     // Another process (a CLI replay, say) may hold the write lock briefly.
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     if file {
+        // Big pages for new files (ignored for existing ones): a row holds a
+        // chunk of tens of KiB, which with 4 KiB pages is a chain of overflow
+        // pages, each written to the WAL and again at checkpoint. Must be set
+        // before WAL mode and before the first table exists.
+        conn.execute_batch("PRAGMA page_size=65536;")?;
         // WAL: readers never block the writer; NORMAL sync is durable against a
         // process crash (the guarantee we give) and much faster than FULL.
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;

@@ -9,20 +9,23 @@ use crate::config::{Config, FormatterKind};
 use crate::event::{AcceptedEvent, Formatter};
 use serde_json::value::RawValue;
 
-/// The configured formatter. Lives on the worker thread.
-// One per worker: the variants' size difference costs nothing.
-#[allow(clippy::large_enum_variant)]
+/// The configured formatter. Lives on the worker thread. One per worker, so
+/// there is no reason for an allow: both variants are boxed.
 pub enum Layout {
-    Logstash(Formatter),
-    Ecs(ecs::EcsFormatter),
+    Logstash(Box<Formatter>),
+    Ecs(Box<ecs::EcsFormatter>),
 }
 
 impl Layout {
     /// `host` is the already resolved host name (short or FQDN).
     pub fn new(config: &Config, host: &str, program: &str) -> Layout {
         match config.formatter {
-            FormatterKind::Logstash => Layout::Logstash(Formatter::new(config, host, program)),
-            FormatterKind::Ecs => Layout::Ecs(ecs::EcsFormatter::new(config, host, program)),
+            FormatterKind::Logstash => {
+                Layout::Logstash(Box::new(Formatter::new(config, host, program)))
+            }
+            FormatterKind::Ecs => {
+                Layout::Ecs(Box::new(ecs::EcsFormatter::new(config, host, program)))
+            }
         }
     }
 
