@@ -9,8 +9,8 @@ use crate::config::{Config, FormatterKind};
 use crate::event::{AcceptedEvent, Formatter};
 use serde_json::value::RawValue;
 
-/// The configured formatter. Lives on the worker thread. One per worker, so
-/// there is no reason for an allow: both variants are boxed.
+/// The configured formatter: one per worker, on the worker thread (both
+/// variants boxed, as the two formatters differ much in size).
 pub enum Layout {
     Logstash(Box<Formatter>),
     Ecs(Box<ecs::EcsFormatter>),
