@@ -18,6 +18,11 @@ pub struct Progress {
     pub persisted_seq: u64,
     /// The buffer is a file (so STORED_NOT_SENT can be reported).
     pub durable: bool,
+    /// Events of this session with a seq in stranded_from..=stranded_through
+    /// (0 = none) were left in a database file the handle stopped using (it
+    /// fell back to memory): "done" for the flush progress, but stored, not sent.
+    pub stranded_from: u64,
+    pub stranded_through: u64,
     /// The last send attempt failed.
     pub failing: bool,
     /// Failed attempts so far (flush compares before/after).
@@ -42,6 +47,13 @@ pub struct Shared {
     /// The shutdown deadline passed: exit now.
     pub abort: AtomicBool,
     pub interrupter: Interrupter,
+}
+
+impl Progress {
+    /// Whether events up to `target` include some left in an abandoned file.
+    pub fn stranded(&self, target: u64) -> bool {
+        self.stranded_through > 0 && target >= self.stranded_from
+    }
 }
 
 impl Shared {

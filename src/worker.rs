@@ -36,6 +36,7 @@ const RECENT_BYTES: usize = 8 << 20;
 struct InFlight {
     chunk_id: i64,
     events: u32,
+    bytes: u64,
     ticket: u64,
 }
 
@@ -99,8 +100,10 @@ pub struct Worker {
     next_ingest: Instant,
     next_expiry: Instant,
     failing: bool,
+    /// Shutdown was seen (it overrides the backoff once).
+    stop_seen: bool,
     backoff: Backoff,
-    spare: Vec<Item>,
+    spare: VecDeque<Item>,
     /// The newest stored chunks, a copy of the table's tail: every row with an
     /// id from the first one here on is here, in id order.
     recent: VecDeque<Arc<Chunk>>,
@@ -134,7 +137,8 @@ impl Worker {
             next_ingest: now,
             next_expiry: now,
             failing: false,
-            spare: Vec::new(),
+            stop_seen: false,
+            spare: VecDeque::new(),
             recent: VecDeque::new(),
             recent_bytes: 0,
         }
@@ -181,7 +185,12 @@ impl Worker {
             if flush_wanted {
                 self.next_attempt = self.next_attempt.min(now);
             }
-            if self.send_due(now, stopping) && now >= self.next_attempt {
+            if stopping && !self.stop_seen {
+                // Shutdown makes one immediate attempt, even during a backoff.
+                self.stop_seen = true;
+                self.next_attempt = self.next_attempt.min(now);
+            }
+            if self.send_at(now, stopping).is_some_and(|t| t <= now) {
                 self.send_turn();
             }
             if stopping {
@@ -243,8 +252,10 @@ impl Worker {
             chunk_seqs.push(seq);
         }
         self.apply_database_limits(&mut chunks, &mut chunk_seqs);
+        let mut all_stored = true;
         if !chunks.is_empty() {
             let ids = self.store(&chunks);
+            all_stored = ids.len() == chunks.len();
             for (i, (lines, count, _)) in chunks.iter().enumerate() {
                 let Some(id) = ids.get(i) else { break };
                 let first_seq = if i == 0 {
@@ -273,7 +284,9 @@ impl Worker {
         // over a limit) are done as soon as everything stored before them is.
         self.assigned_seq = self.assigned_seq.max(last_seq);
         self.update_completion();
-        if self.buffer.is_durable() {
+        // "Persisted" only when every event of the drain reached the file (or
+        // was dropped and counted by a limit), never for a failed insert.
+        if self.buffer.is_durable() && all_stored {
             self.shared.progress.lock().persisted_seq = last_seq;
             self.shared.progress_cv.notify_all();
         }
@@ -366,18 +379,22 @@ impl Worker {
         self.buffer = memory;
         self.recent.clear();
         self.recent_bytes = 0;
-        // Ids of the old file mean nothing in the new buffer: the chunks stored
-        // there stay pending for this session (flush reports them undelivered)
-        // under ids no new row can have.
-        for chunk in &mut self.session_chunks {
-            chunk.0 = -chunk.0.abs();
+        // Ids of the old file mean nothing in the new buffer. Its chunks stay
+        // in the file for the next handle: this session counts them as done
+        // but "stored, not sent" (flush and shutdown say so).
+        if let Some(&(_, first_seq)) = self.session_chunks.front() {
+            let mut p = self.shared.progress.lock();
+            p.stranded_from = first_seq;
+            p.stranded_through = self.assigned_seq;
         }
+        self.session_chunks.clear();
         self.inflight.clear();
         self.inflight_count = 0;
         self.sent_through_id = 0;
         self.buffered_events = 0;
         self.buffered_bytes = 0;
         self.shared.progress.lock().durable = false;
+        self.update_completion();
     }
 
     fn apply_database_limits(
@@ -444,14 +461,11 @@ impl Worker {
             return;
         };
         let cutoff = crate::sys::now_unix_ms() - ttl.as_millis() as i64;
-        // Never expire rows that are in flight: their fate is the transport's.
-        let limit = self.inflight.front().map(|f| f.chunk_id);
-        let victims = match self.buffer.fetch_after(0, 1024) {
-            Ok(chunks) => chunks
-                .into_iter()
-                .filter(|c| c.newest_ms < cutoff && limit.is_none_or(|l| c.id < l))
-                .filter(|c| self.inflight.iter().all(|f| f.chunk_id != c.id))
-                .collect::<Vec<_>>(),
+        // Never expire rows that are in flight (their fate is the
+        // transport's), nor rows after them; only ids, sizes and counts are read.
+        let below = self.inflight.front().map_or(i64::MAX, |f| f.chunk_id);
+        let victims = match self.buffer.expired_before(cutoff, below) {
+            Ok(victims) => victims,
             Err(e) => {
                 self.database_error("expire events", &e);
                 return;
@@ -460,30 +474,40 @@ impl Worker {
         if victims.is_empty() {
             return;
         }
-        let ids: Vec<i64> = victims.iter().map(|c| c.id).collect();
+        let ids: Vec<i64> = victims.iter().map(|c| c.0).collect();
         if let Err(e) = self.buffer.delete(&ids) {
             self.database_error("expire events", &e);
             return;
         }
-        for c in &victims {
-            Counters::add(&self.shared.counters.expired, u64::from(c.count));
-            self.forget_chunk(c.id, u64::from(c.count), c.lines.len() as u64);
+        for &(id, events, bytes) in &victims {
+            Counters::add(&self.shared.counters.expired, events);
+            self.forget_chunk(id, events, bytes);
         }
         self.publish_buffered();
     }
 
-    fn send_due(&self, now: Instant, stopping: bool) -> bool {
-        let unsent = self.buffered_events > self.inflight_events();
-        if !unsent {
-            return false;
+    /// When the next send is due (None: nothing to send). The one rule for
+    /// both the loop and `sleep`, so the worker never wakes for a send it then
+    /// does not make (a busy loop) nor sleeps through one.
+    fn send_at(&self, now: Instant, stopping: bool) -> Option<Instant> {
+        let unsent = self.buffered_events.saturating_sub(self.inflight_events());
+        if unsent == 0 {
+            return None;
         }
-        stopping
+        if self.failing {
+            // Retrying: at the end of the backoff, whatever the batch size.
+            return Some(self.next_attempt);
+        }
+        let batch_due = if stopping
             || self.shared.flush_pending()
-            || self.buffered_events - self.inflight_events()
-                >= self.config.queued_events_flush_count as u64
-            || self
-                .pending_since
-                .is_some_and(|t| now.duration_since(t) >= self.config.queued_events_flush_interval)
+            || unsent >= self.config.queued_events_flush_count as u64
+        {
+            now
+        } else {
+            self.pending_since
+                .map_or(now, |t| t + self.config.queued_events_flush_interval)
+        };
+        Some(batch_due.max(self.next_attempt))
     }
 
     fn inflight_events(&self) -> u64 {
@@ -494,12 +518,16 @@ impl Worker {
     fn send_turn(&mut self) {
         let started = Instant::now();
         let mut delivered: Vec<(i64, u64, u64)> = Vec::new();
-        let mut outcome: Result<(), (SendError, Arc<Chunk>, u32)> = Ok(());
+        let mut outcome: Result<(), (SendError, Option<Arc<Chunk>>, u32)> = Ok(());
+        let mut handed_over = 0usize;
         'turn: while started.elapsed() < SEND_TURN {
             let chunks = match self.next_chunks() {
                 Ok(c) => c,
                 Err(e) => {
+                    // Treated like a send failure: retried after the backoff,
+                    // not in a tight loop.
                     self.database_error("read events to send", &e);
+                    outcome = Err((SendError::new(format!("database: {e}")), None, 0));
                     break;
                 }
             };
@@ -510,6 +538,7 @@ impl Worker {
                 if !self.transport.ready() {
                     break 'turn;
                 }
+                handed_over += 1;
                 let result = self.transport.send(&chunk);
                 let rejection = self.transport.take_rejection();
                 if let Some(r) = &rejection {
@@ -539,6 +568,7 @@ impl Worker {
                                 self.inflight.push_back(InFlight {
                                     chunk_id: chunk.id,
                                     events: chunk.count,
+                                    bytes: chunk.lines.len() as u64,
                                     ticket,
                                 })
                             }
@@ -546,7 +576,7 @@ impl Worker {
                     }
                     Err(e) => {
                         let rejected = rejection.map_or(0, |r| r.in_failed_prefix);
-                        outcome = Err((e, chunk, rejected));
+                        outcome = Err((e, Some(chunk), rejected));
                         break 'turn;
                     }
                 }
@@ -561,15 +591,19 @@ impl Worker {
             .connects
             .store(self.transport.connections_opened(), Ordering::Relaxed);
         match outcome {
-            Ok(()) => self.succeeded(),
+            Ok(()) if handed_over > 0 => self.succeeded(),
+            Ok(()) => {}
             Err((e, chunk, rejected)) => {
-                if e.delivered_prefix > 0 {
+                if let Some(chunk) = chunk.filter(|_| e.delivered_prefix > 0) {
                     self.keep_undelivered_tail(&chunk, e.delivered_prefix, rejected);
                 }
                 self.failed(&e);
             }
         }
-        self.pending_since = (self.buffered_events > self.inflight_events()).then(Instant::now);
+        // Events left unsent keep their age (they are due as before); with
+        // nothing left the flush interval starts again with the next event.
+        self.pending_since = (self.buffered_events > self.inflight_events())
+            .then(|| self.pending_since.unwrap_or_else(Instant::now));
     }
 
     /// After a partial delivery: the chunk keeps only the events not yet
@@ -616,7 +650,7 @@ impl Worker {
             let f = self.inflight.pop_front().expect("checked");
             self.inflight_count -= u64::from(f.events);
             Counters::add(&self.shared.counters.sent, u64::from(f.events));
-            done.push((f.chunk_id, u64::from(f.events), 0));
+            done.push((f.chunk_id, u64::from(f.events), f.bytes));
         }
         self.delete_delivered(&done);
     }
@@ -633,8 +667,9 @@ impl Worker {
             // The rows stay and would be sent again by the next process: report it.
             self.database_error("delete delivered events", &e);
         }
-        for (_, events, _) in chunks {
+        for (_, events, bytes) in chunks {
             self.buffered_events = self.buffered_events.saturating_sub(*events);
+            self.buffered_bytes = self.buffered_bytes.saturating_sub(*bytes);
         }
         if self.buffered_events == 0 {
             self.buffered_bytes = 0;
@@ -706,9 +741,7 @@ impl Worker {
             ),
         );
         self.next_attempt = Instant::now() + delay;
-        if !self.failing {
-            self.failing = true;
-        }
+        self.failing = true;
         self.shared.set_failing(true);
     }
 
@@ -743,23 +776,9 @@ impl Worker {
         if !self.inflight.is_empty() {
             wake = wake.min(now + CONFIRM_POLL);
         }
-        if self.buffered_events > self.inflight_events() {
-            let due = if self.failing {
-                self.next_attempt
-            } else if stopping || self.shared.flush_pending() {
-                self.next_attempt.max(now)
-            } else {
-                match self.pending_since {
-                    Some(t)
-                        if self.buffered_events - self.inflight_events()
-                            < self.config.queued_events_flush_count as u64 =>
-                    {
-                        t + self.config.queued_events_flush_interval
-                    }
-                    _ => now,
-                }
-            };
-            wake = wake.min(due.max(self.next_attempt));
+        if let Some(due) = self.send_at(now, stopping) {
+            // A turn that sent nothing (the transport not ready) must not spin.
+            wake = wake.min(due.max(now + Duration::from_millis(1)));
         }
         if self.config.event_ttl.is_some() && self.buffered_events > 0 {
             wake = wake.min(self.next_expiry);

@@ -80,11 +80,33 @@ fn child_entry() {
             );
             let _ = client.shutdown(Duration::from_secs(10));
         }
+        // Keep a few events buffered while the receiver is down and report
+        // the process's CPU time over three seconds.
+        "cpu_while_failing" => {
+            let client = Client::from_json(args[0].as_bytes()).unwrap();
+            emit_seq(&client, 0..10);
+            let before = cpu_time();
+            std::thread::sleep(Duration::from_secs(3));
+            println!("CHILD: cpu_ms {}", (cpu_time() - before).as_millis());
+            let _ = client.shutdown(Duration::from_millis(100));
+        }
         other => panic!("unknown child role {other}"),
     }
 }
 
 /// The child's first line starting with "CHILD:" (the test harness prints its own lines too).
+fn cpu_time() -> Duration {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    Duration::new(
+        usage.ru_utime.tv_sec as u64,
+        usage.ru_utime.tv_usec as u32 * 1000,
+    ) + Duration::new(
+        usage.ru_stime.tv_sec as u64,
+        usage.ru_stime.tv_usec as u32 * 1000,
+    )
+}
+
 fn read_line(child: &mut std::process::Child) -> String {
     use std::io::BufRead;
     let out = child.stdout.take().unwrap();
@@ -349,9 +371,12 @@ fn database_limit_drop_newest_and_drop_oldest_count_what_they_drop() {
         let sink = TcpSink::start_on(port);
         assert_eq!(client.flush(LONG), Ok(()), "{policy}");
         let got = seqs(&sink.wait_for(stats.buffered as usize, LONG));
+        // Whole chunks are kept or dropped: the oldest (drop_newest) or the
+        // newest (drop_oldest) `buffered` events arrive, in order.
+        let kept = stats.buffered;
         match policy {
-            "drop_newest" => assert_eq!(got, (0..100).collect::<Vec<_>>()),
-            _ => assert_eq!(got, (200..300).collect::<Vec<_>>()),
+            "drop_newest" => assert_eq!(got, (0..kept).collect::<Vec<_>>()),
+            _ => assert_eq!(got, (300 - kept..300).collect::<Vec<_>>()),
         }
         client.shutdown(LONG).unwrap();
     }
@@ -501,5 +526,84 @@ fn stats_in_a_forked_child_return_forked() {
     let mut status = 0;
     unsafe { libc::waitpid(pid, &mut status, 0) };
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    let _ = client.shutdown(Duration::from_millis(100));
+}
+
+#[test]
+fn a_failing_receiver_costs_no_cpu_between_retries() {
+    // Fewer events than a batch, receiver down: the worker must sleep between
+    // backoff attempts, not spin until the flush interval (a bug found in review).
+    let cfg = config(
+        free_port(),
+        json!({"queued_events_flush_interval": 10.0, "backoff_initial": 0.2, "backoff_max": 0.4, "stderr_errors": false}),
+    );
+    let mut child = spawn_child("cpu_while_failing", &[&cfg]);
+    let said = read_line(&mut child);
+    let _ = child.wait();
+    let ms: u64 = said.split_whitespace().last().unwrap().parse().unwrap();
+    // A spinning worker burns ~3000 ms here; an idle one a few.
+    assert!(
+        ms < 1000,
+        "worker used {ms} ms of CPU in 3 s while the receiver was down"
+    );
+}
+
+#[test]
+fn the_byte_limit_counts_only_what_is_buffered() {
+    // Far more bytes flow through than max_database_bytes allows at once:
+    // nothing may be dropped while the buffer is nearly empty.
+    let sink = TcpSink::start();
+    let cfg = config(
+        sink.port,
+        json!({"max_database_bytes": 65536, "queued_events_batch_size": 10}),
+    );
+    let client = Client::from_json(cfg.as_bytes()).unwrap();
+    for round in 0..20 {
+        emit_seq(&client, round * 100..(round + 1) * 100);
+        assert_eq!(client.flush(LONG), Ok(()));
+    }
+    let stats = client.stats();
+    assert_eq!(stats.dropped(), 0, "{stats:?}");
+    assert_eq!(seqs(&sink.wait_for(2000, LONG)).len(), 2000);
+    client.shutdown(LONG).unwrap();
+}
+
+#[test]
+fn shutdown_makes_an_attempt_even_during_a_long_backoff() {
+    let port = free_port();
+    let cfg = config(
+        port,
+        json!({"backoff_initial": 60.0, "backoff_max": 60.0, "stderr_errors": false}),
+    );
+    let client = Client::from_json(cfg.as_bytes()).unwrap();
+    emit_seq(&client, 0..10);
+    // Let the first attempt fail: the next one is a minute away.
+    let deadline = Instant::now() + LONG;
+    while client.stats().send_errors == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sink = TcpSink::start_on(port);
+    assert_eq!(client.shutdown(Duration::from_secs(10)), Ok(()));
+    assert_eq!(seqs(&sink.wait_for(10, LONG)).len(), 10);
+}
+
+#[test]
+fn set_extra_refuses_what_emit_refuses() {
+    let client =
+        Client::from_json(config(free_port(), json!({"stderr_errors": false})).as_bytes()).unwrap();
+    assert_eq!(
+        client.set_extra("k", Some(br#"1e999"#)),
+        Err(ResultCode::LOGSTASH_ASYNC_INVALID_JSON)
+    );
+    assert_eq!(
+        client.set_extra("k", Some(br#""\ud800""#)),
+        Err(ResultCode::LOGSTASH_ASYNC_INVALID_JSON)
+    );
+    let deep = format!("{}{}", "[".repeat(150), "]".repeat(150));
+    assert_eq!(
+        client.set_extra("k", Some(deep.as_bytes())),
+        Err(ResultCode::LOGSTASH_ASYNC_INVALID_JSON)
+    );
+    assert_eq!(client.set_extra("k", Some(br#"[1,{"a":"b"}]"#)), Ok(()));
     let _ = client.shutdown(Duration::from_millis(100));
 }

@@ -188,16 +188,31 @@ impl Buffer {
     /// Deletes chunks whose newest event was accepted before `cutoff_ms`;
     /// returns (ids, events) removed.
     pub fn expire(&mut self, cutoff_ms: i64) -> rusqlite::Result<(Vec<i64>, u64)> {
-        let victims: Vec<(i64, i64)> = {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT id, event_count FROM chunks WHERE newest_ms < ?1 ORDER BY id",
-            )?;
-            let rows = stmt.query_map([cutoff_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
+        let victims = self.expired_before(cutoff_ms, i64::MAX)?;
         let ids: Vec<i64> = victims.iter().map(|v| v.0).collect();
         self.delete(&ids)?;
-        Ok((ids, victims.iter().map(|v| v.1 as u64).sum()))
+        Ok((ids, victims.iter().map(|v| v.1).sum()))
+    }
+
+    /// (id, events, bytes) of up to 1024 chunks below `below_id` whose newest
+    /// event was accepted before `cutoff_ms`, without reading their events.
+    pub fn expired_before(
+        &self,
+        cutoff_ms: i64,
+        below_id: i64,
+    ) -> rusqlite::Result<Vec<(i64, u64, u64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, event_count, length(lines) FROM chunks
+             WHERE newest_ms < ?1 AND id < ?2 ORDER BY id LIMIT 1024",
+        )?;
+        let rows = stmt.query_map([cutoff_ms, below_id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+            ))
+        })?;
+        rows.collect()
     }
 
     /// The oldest chunk ids covering at least `events` events (for drop_oldest).
