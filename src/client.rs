@@ -116,9 +116,21 @@ impl Client {
         let max_event_bytes = config.max_event_bytes;
         let program = crate::sys::program_name();
         let worker = Worker::new(shared.clone(), config, buffer, transport);
+        let worker_shared = shared.clone();
         let handle = std::thread::Builder::new()
             .name("logstash-async".into())
-            .spawn(move || worker.run(program))
+            .spawn(move || {
+                let guard_shared = worker_shared;
+                // A bug in the worker must not leave flush and shutdown waiting
+                // for a thread that is gone: report it and mark the worker done.
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.run(program))).is_err() {
+                    guard_shared.interrupter.clear_while(|| ());
+                    let message = "internal error: the worker thread panicked; undelivered events stay in the database file (if any)";
+                    guard_shared.counters.set_error(message);
+                    guard_shared.reporter.report("panic", message);
+                    guard_shared.worker_finished();
+                }
+            })
             .map_err(|e| format!("cannot start the worker thread: {e}"))?;
         Ok(Client {
             shared: Some(shared),
@@ -201,6 +213,8 @@ impl Client {
         let value = match value_json {
             None => None,
             Some(bytes) => {
+                // The value joins every later event: the same checks as emit.
+                event::validate_value(bytes, self.max_event_bytes)?;
                 let text = std::str::from_utf8(bytes)
                     .map_err(|_| ResultCode::LOGSTASH_ASYNC_INVALID_UTF8)?;
                 Some(
@@ -239,9 +253,16 @@ impl Client {
         }
         shared.queue.wake();
         let mut p = shared.progress.lock();
+        let done = |p: &Progress| {
+            if p.stranded(target) {
+                Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT)
+            } else {
+                Ok(())
+            }
+        };
         let result = loop {
             if p.completed_seq >= target {
-                break Ok(());
+                break done(&p);
             }
             if p.durable && p.failing && p.failures > failures_before && p.persisted_seq >= target {
                 break Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT);
@@ -251,7 +272,7 @@ impl Client {
             }
             if shared.progress_cv.wait_until(&mut p, deadline).timed_out() {
                 break if p.completed_seq >= target {
-                    Ok(())
+                    done(&p)
                 } else {
                     Err(ResultCode::LOGSTASH_ASYNC_TIMEOUT)
                 };
@@ -280,8 +301,10 @@ impl Client {
         let deadline = Instant::now() + timeout;
         let target = shared.queue.accepted_seq();
         shared.progress.lock().stop_deadline = Some(deadline);
-        shared.stop.store(true, Ordering::Release);
+        // Close the queue before the worker can see `stop`: an emit that
+        // slipped in after its last drain would be accepted and never sent.
         shared.queue.close();
+        shared.stop.store(true, Ordering::Release);
 
         let mut p = shared.progress.lock();
         let hard_deadline = deadline + ABORT_GRACE;
@@ -304,9 +327,9 @@ impl Client {
             }
         }
         let done = p.worker_done;
-        let result = if p.completed_seq >= target {
+        let result = if p.completed_seq >= target && !p.stranded(target) {
             Ok(())
-        } else if p.durable {
+        } else if p.completed_seq >= target || (p.durable && p.persisted_seq >= target) {
             Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT)
         } else {
             Err(ResultCode::LOGSTASH_ASYNC_TIMEOUT)

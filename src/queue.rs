@@ -1,15 +1,18 @@
 //! The bounded in-memory queue between emit (many caller threads) and the worker.
 //!
-//! Callers hold the lock only to push into a Vec; the worker swaps the whole Vec
-//! out in one go, so the lock is never held across I/O or formatting. The worker
-//! is woken only when enough events piled up (`wake_at`) or on request (flush,
-//! shutdown), not once per event: a futex wake per emit would dominate its cost.
+//! Callers hold the lock only to push into a VecDeque; the worker swaps the
+//! whole deque out in one go, so the lock is never held across I/O or
+//! formatting (a deque, so that drop_oldest evicts from the front in O(1)). The
+//! worker is woken only when enough events piled up (`wake_at`) or on request
+//! (flush, shutdown), not once per event: a futex wake per emit would dominate
+//! its cost.
 
 use crate::config::OverflowPolicy;
 use crate::event::AcceptedEvent;
 use crate::result::ResultCode;
 use parking_lot::{Condvar, Mutex};
 use serde_json::value::RawValue;
+use std::collections::VecDeque;
 use std::time::Instant;
 
 /// One entry of the queue, in the order the callers made them.
@@ -22,7 +25,7 @@ pub enum Item {
 
 #[derive(Default)]
 struct State {
-    items: Vec<Item>,
+    items: VecDeque<Item>,
     /// Events (not SetExtra items) currently in `items`.
     events: usize,
     /// Sequence number of the last accepted event (1-based; 0 = none yet).
@@ -33,7 +36,7 @@ struct State {
 
 /// What the worker takes out of the queue in one go.
 pub struct Drained {
-    pub items: Vec<Item>,
+    pub items: VecDeque<Item>,
     /// Sequence number of the last event in `items` (or of the last accepted event).
     pub last_seq: u64,
     /// Events evicted by drop_oldest since the last drain.
@@ -114,7 +117,7 @@ impl Queue {
                 }
             }
         }
-        st.items.push(Item::Event(ev));
+        st.items.push_back(Item::Event(ev));
         st.events += 1;
         st.accepted_seq += 1;
         let seq = st.accepted_seq;
@@ -136,7 +139,7 @@ impl Queue {
         if st.closed {
             return Err(ResultCode::LOGSTASH_ASYNC_SHUTTING_DOWN);
         }
-        st.items.push(item);
+        st.items.push_back(item);
         Ok(())
     }
 
@@ -173,7 +176,7 @@ impl Queue {
     }
 
     /// Worker: takes everything queued, leaving `spare` (an empty Vec) in its place.
-    pub fn drain(&self, spare: Vec<Item>) -> Drained {
+    pub fn drain(&self, spare: VecDeque<Item>) -> Drained {
         let mut st = self.state.lock();
         let items = std::mem::replace(&mut st.items, spare);
         st.events = 0;
