@@ -247,7 +247,8 @@ ResultCode logstash_async_set_extra(struct logstash_async_handle *h,
  * `timeout_ms` milliseconds have passed. Asks the worker to send at once
  * (without waiting for `queued_events_flush_interval` or a backoff delay).
  *
- * Returns LOGSTASH_ASYNC_OK (all delivered), LOGSTASH_ASYNC_TIMEOUT,
+ * Returns LOGSTASH_ASYNC_OK (every earlier event is handled: delivered, or
+ * dropped by a documented limit and counted in the stats), LOGSTASH_ASYNC_TIMEOUT,
  * LOGSTASH_ASYNC_STORED_NOT_SENT (all are safe in the database file but the
  * transport failed during the flush: they will be sent later, also by a later
  * handle on the same file), LOGSTASH_ASYNC_NULL_ARGUMENT, LOGSTASH_ASYNC_FORKED.
@@ -267,7 +268,8 @@ ResultCode logstash_async_flush(struct logstash_async_handle *h, uint32_t timeou
  * file) and are sent by the next handle that opens it; with ":memory:" they
  * are lost and counted.
  *
- * Returns LOGSTASH_ASYNC_OK (everything delivered), LOGSTASH_ASYNC_STORED_NOT_SENT
+ * Returns LOGSTASH_ASYNC_OK (everything delivered, or dropped by a documented
+ * limit and counted), LOGSTASH_ASYNC_STORED_NOT_SENT
  * (some remain in the file), or LOGSTASH_ASYNC_TIMEOUT (some were lost).
  * In all cases `h` is freed and must not be used again. NULL is accepted (OK).
  *

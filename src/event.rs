@@ -26,22 +26,29 @@ pub struct AcceptedEvent {
     pub json: Box<[u8]>,
 }
 
-/// Validates an event on the caller's thread: size, UTF-8, JSON, object.
-/// Each failure has its own result code; nothing is allocated on success.
-pub fn validate(bytes: &[u8], max_event_bytes: usize) -> Result<(), ResultCode> {
-    if bytes.len() > max_event_bytes {
+/// Validates any JSON value (an event, or a set_extra value that joins every
+/// later event): size, UTF-8, syntax, depth, surrogates and number range.
+pub fn validate_value(bytes: &[u8], max_bytes: usize) -> Result<(), ResultCode> {
+    if bytes.len() > max_bytes {
         return Err(ResultCode::LOGSTASH_ASYNC_EVENT_TOO_LARGE);
     }
     if std::str::from_utf8(bytes).is_err() {
         return Err(ResultCode::LOGSTASH_ASYNC_INVALID_UTF8);
     }
     // IgnoredAny checks the syntax without building a tree (and without
-    // recursion); the depth limit keeps absurd nesting away from receivers.
+    // recursion); the structure scan adds what it lets through.
     if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err()
         || nesting_depth(bytes) > MAX_DEPTH
     {
         return Err(ResultCode::LOGSTASH_ASYNC_INVALID_JSON);
     }
+    Ok(())
+}
+
+/// Validates an event on the caller's thread: size, UTF-8, JSON, object.
+/// Each failure has its own result code; nothing is allocated on success.
+pub fn validate(bytes: &[u8], max_event_bytes: usize) -> Result<(), ResultCode> {
+    validate_value(bytes, max_event_bytes)?;
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => Ok(()),
         _ => Err(ResultCode::LOGSTASH_ASYNC_NOT_AN_OBJECT),

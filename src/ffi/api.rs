@@ -131,6 +131,11 @@ pub unsafe extern "C" fn logstash_async_emit_json(
         if event_json.is_null() {
             return ResultCode::LOGSTASH_ASYNC_NULL_ARGUMENT;
         }
+        // A slice longer than isize::MAX is undefined behaviour to even make
+        // (e.g. -1 passed as size_t); no event can be that large anyway.
+        if len > isize::MAX as usize {
+            return ResultCode::LOGSTASH_ASYNC_EVENT_TOO_LARGE;
+        }
         let bytes = std::slice::from_raw_parts(event_json.cast::<u8>(), len);
         code(client.emit_json(bytes))
     })
@@ -211,7 +216,8 @@ pub unsafe extern "C" fn logstash_async_set_extra(
 /// `timeout_ms` milliseconds have passed. Asks the worker to send at once
 /// (without waiting for `queued_events_flush_interval` or a backoff delay).
 ///
-/// Returns LOGSTASH_ASYNC_OK (all delivered), LOGSTASH_ASYNC_TIMEOUT,
+/// Returns LOGSTASH_ASYNC_OK (every earlier event is handled: delivered, or
+/// dropped by a documented limit and counted in the stats), LOGSTASH_ASYNC_TIMEOUT,
 /// LOGSTASH_ASYNC_STORED_NOT_SENT (all are safe in the database file but the
 /// transport failed during the flush: they will be sent later, also by a later
 /// handle on the same file), LOGSTASH_ASYNC_NULL_ARGUMENT, LOGSTASH_ASYNC_FORKED.
@@ -238,7 +244,8 @@ pub unsafe extern "C" fn logstash_async_flush(
 /// file) and are sent by the next handle that opens it; with ":memory:" they
 /// are lost and counted.
 ///
-/// Returns LOGSTASH_ASYNC_OK (everything delivered), LOGSTASH_ASYNC_STORED_NOT_SENT
+/// Returns LOGSTASH_ASYNC_OK (everything delivered, or dropped by a documented
+/// limit and counted), LOGSTASH_ASYNC_STORED_NOT_SENT
 /// (some remain in the file), or LOGSTASH_ASYNC_TIMEOUT (some were lost).
 /// In all cases `h` is freed and must not be used again. NULL is accepted (OK).
 ///

@@ -205,8 +205,17 @@ impl TcpTransport {
         if let Some(link) = self.links[i].take() {
             link.conn.close(&self.interrupter);
         }
-        for link in self.links.iter_mut().flatten() {
-            link.unconfirmed.clear();
+        // The worker resends everything it had in flight, so the other links'
+        // unconfirmed writes are void too; a link still holding unwritten
+        // output of those chunks is closed, or it would deliver them twice.
+        for slot in self.links.iter_mut() {
+            if slot.as_ref().is_some_and(|l| l.pending_output() > 0) {
+                if let Some(link) = slot.take() {
+                    link.conn.close(&self.interrupter);
+                }
+            } else if let Some(link) = slot.as_mut() {
+                link.unconfirmed.clear();
+            }
         }
         self.hosts.failed(i, now);
         let mut e = SendError::new(with_host(&self.hosts, i, message));
