@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod beats_server;
+pub mod c_program;
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream, UdpSocket};
