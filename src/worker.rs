@@ -32,6 +32,20 @@ const CONFIRM_POLL: Duration = Duration::from_millis(20);
 /// reading them back from SQLite (the rows stay stored until delivered).
 const RECENT_BYTES: usize = 8 << 20;
 
+/// Formatted bytes stored per transaction while ingesting: bounds the memory
+/// an ingest holds beyond the queue (a drain can be 100k events and more).
+const INGEST_GROUP_BYTES: usize = 2 << 20;
+
+/// Formatted chunks of one ingest transaction, with the seq of each chunk's
+/// last event.
+struct Group {
+    chunks: Vec<(Vec<u8>, u32, i64)>,
+    seqs: Vec<u64>,
+    bytes: usize,
+    /// Seq of the last event before this group's first chunk.
+    prev_last_seq: u64,
+}
+
 /// A chunk written to the transport, awaiting confirmation.
 struct InFlight {
     chunk_id: i64,
@@ -206,7 +220,9 @@ impl Worker {
         self.finish(Instant::now());
     }
 
-    /// Moves everything queued into the buffer, formatted, in one transaction.
+    /// Moves everything queued into the buffer, formatted, in transactions of
+    /// up to INGEST_GROUP_BYTES (group commit, without holding a whole drain's
+    /// formatted events in memory at once).
     fn ingest(&mut self) {
         let Drained {
             mut items,
@@ -216,8 +232,13 @@ impl Worker {
         Counters::add(&self.shared.counters.dropped_oldest, evicted);
         let event_count = items.iter().filter(|i| matches!(i, Item::Event(_))).count() as u64;
         let mut seq = last_seq.saturating_sub(event_count);
-        let mut chunks: Vec<(Vec<u8>, u32, i64)> = Vec::new();
-        let mut chunk_seqs: Vec<u64> = Vec::new();
+        let mut group = Group {
+            chunks: Vec::new(),
+            seqs: Vec::new(),
+            bytes: 0,
+            prev_last_seq: self.assigned_seq,
+        };
+        let mut all_stored = true;
         let mut current: (Vec<u8>, u32, i64) = (Vec::new(), 0, 0);
         for item in items.drain(..) {
             match item {
@@ -240,46 +261,22 @@ impl Worker {
                     if current.1 as usize >= self.config.queued_events_batch_size
                         || current.0.len() >= MAX_CHUNK_BYTES
                     {
-                        chunks.push(std::mem::take(&mut current));
-                        chunk_seqs.push(seq);
+                        group.bytes += current.0.len();
+                        group.chunks.push(std::mem::take(&mut current));
+                        group.seqs.push(seq);
+                        if group.bytes >= INGEST_GROUP_BYTES {
+                            all_stored &= self.store_group(&mut group);
+                        }
                     }
                 }
             }
         }
         self.spare = items;
         if current.1 > 0 {
-            chunks.push(current);
-            chunk_seqs.push(seq);
+            group.chunks.push(current);
+            group.seqs.push(seq);
         }
-        self.apply_database_limits(&mut chunks, &mut chunk_seqs);
-        let mut all_stored = true;
-        if !chunks.is_empty() {
-            let ids = self.store(&chunks);
-            all_stored = ids.len() == chunks.len();
-            for (i, (lines, count, _)) in chunks.iter().enumerate() {
-                let Some(id) = ids.get(i) else { break };
-                let first_seq = if i == 0 {
-                    self.assigned_seq + 1
-                } else {
-                    chunk_seqs[i - 1] + 1
-                };
-                self.session_chunks.push_back((*id, first_seq));
-                self.buffered_events += u64::from(*count);
-                self.buffered_bytes += lines.len() as u64;
-            }
-            for ((lines, count, newest_ms), id) in chunks.into_iter().zip(ids.iter()) {
-                self.remember(Chunk {
-                    id: *id,
-                    lines,
-                    count,
-                    newest_ms,
-                });
-            }
-            if !ids.is_empty() && self.pending_since.is_none() {
-                self.pending_since = Some(Instant::now());
-            }
-            self.publish_buffered();
-        }
+        all_stored &= self.store_group(&mut group);
         // Events up to last_seq that made no chunk (evicted, unformattable,
         // over a limit) are done as soon as everything stored before them is.
         self.assigned_seq = self.assigned_seq.max(last_seq);
@@ -290,6 +287,48 @@ impl Worker {
             self.shared.progress.lock().persisted_seq = last_seq;
             self.shared.progress_cv.notify_all();
         }
+    }
+
+    /// Stores one group of formatted chunks in one transaction and empties
+    /// it; false when some of them could not be stored.
+    fn store_group(&mut self, group: &mut Group) -> bool {
+        let mut chunks = std::mem::take(&mut group.chunks);
+        let mut chunk_seqs = std::mem::take(&mut group.seqs);
+        group.bytes = 0;
+        let Some(&group_last_seq) = chunk_seqs.last() else {
+            return true;
+        };
+        self.apply_database_limits(&mut chunks, &mut chunk_seqs);
+        let prev_last_seq = std::mem::replace(&mut group.prev_last_seq, group_last_seq);
+        if chunks.is_empty() {
+            return true;
+        }
+        let ids = self.store(&chunks);
+        for (i, (lines, count, _)) in chunks.iter().enumerate() {
+            let Some(id) = ids.get(i) else { break };
+            let first_seq = if i == 0 {
+                prev_last_seq + 1
+            } else {
+                chunk_seqs[i - 1] + 1
+            };
+            self.session_chunks.push_back((*id, first_seq));
+            self.buffered_events += u64::from(*count);
+            self.buffered_bytes += lines.len() as u64;
+        }
+        let all_stored = ids.len() == chunks.len();
+        for ((lines, count, newest_ms), id) in chunks.into_iter().zip(ids.iter()) {
+            self.remember(Chunk {
+                id: *id,
+                lines,
+                count,
+                newest_ms,
+            });
+        }
+        if !ids.is_empty() && self.pending_since.is_none() {
+            self.pending_since = Some(Instant::now());
+        }
+        self.publish_buffered();
+        all_stored
     }
 
     /// Keeps a just-stored chunk for sending, within RECENT_BYTES.
