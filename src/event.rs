@@ -26,6 +26,25 @@ pub struct AcceptedEvent {
     pub json: Box<[u8]>,
 }
 
+/// An event as the formatters read it: borrowed from an `AcceptedEvent` or
+/// from the queue's blocks (where emit copied it without an allocation).
+#[derive(Clone, Copy, Debug)]
+pub struct EventRef<'a> {
+    pub unix_ms: i64,
+    pub thread_name: &'a Arc<str>,
+    pub json: &'a [u8],
+}
+
+impl<'a> From<&'a AcceptedEvent> for EventRef<'a> {
+    fn from(ev: &'a AcceptedEvent) -> EventRef<'a> {
+        EventRef {
+            unix_ms: ev.unix_ms,
+            thread_name: &ev.thread_name,
+            json: &ev.json,
+        }
+    }
+}
+
 /// Validates any JSON value (an event, or a set_extra value that joins every
 /// later event): size, UTF-8, syntax, depth, surrogates and number range.
 pub fn validate_value(bytes: &[u8], max_bytes: usize) -> Result<(), ResultCode> {
@@ -317,8 +336,9 @@ impl Formatter {
     }
 
     /// Appends one formatted event (no trailing newline) to `out`.
-    pub fn format(&self, ev: &AcceptedEvent, out: &mut Vec<u8>) -> Result<(), String> {
-        let Members(members) = serde_json::from_slice(&ev.json).map_err(|e| e.to_string())?;
+    pub fn format<'a>(&self, ev: impl Into<EventRef<'a>>, out: &mut Vec<u8>) -> Result<(), String> {
+        let ev: EventRef<'a> = ev.into();
+        let Members(members) = serde_json::from_slice(ev.json).map_err(|e| e.to_string())?;
 
         // Top-level fields: the defaults, overridden by the event.
         let mut top: [Option<&str>; 11] = std::array::from_fn(|i| self.defaults[i].as_deref());
@@ -346,9 +366,9 @@ impl Formatter {
             if !cache
                 .0
                 .as_ref()
-                .is_some_and(|t| Arc::ptr_eq(t, &ev.thread_name))
+                .is_some_and(|t| Arc::ptr_eq(t, ev.thread_name))
             {
-                *cache = (Some(ev.thread_name.clone()), json_string(&ev.thread_name));
+                *cache = (Some(ev.thread_name.clone()), json_string(ev.thread_name));
             }
             cache.1.clone()
         };
