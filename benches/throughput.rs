@@ -359,6 +359,41 @@ fn scenario(name: &str, n: u64) -> Vec<Row> {
                 ),
             ]
         }
+        "format" => {
+            // Worker CPU per event in the Logstash layout, no I/O: the best
+            // of 5 rounds (the machine is shared).
+            let config = logstash_async::Config::from_json(config(1, "").as_bytes()).unwrap();
+            let layout = logstash_async::layout::Layout::new(&config, "host", "bench");
+            let thread: Arc<str> = Arc::from("main");
+            let events: Vec<logstash_async::event::AcceptedEvent> = (0..1000)
+                .map(|i| logstash_async::event::AcceptedEvent {
+                    unix_ms: 1_700_000_000_000 + i as i64,
+                    thread_name: thread.clone(),
+                    json: event(i).into(),
+                })
+                .collect();
+            let mut out = Vec::with_capacity(1 << 20);
+            let mut best = f64::MAX;
+            for _ in 0..5 {
+                let started = Instant::now();
+                for i in 0..n {
+                    if out.len() > 1 << 19 {
+                        out.clear();
+                    }
+                    layout
+                        .format(&events[(i % 1000) as usize], &mut out)
+                        .unwrap();
+                    out.push(b'\n');
+                }
+                best = best.min(started.elapsed().as_secs_f64() * 1e9 / n as f64);
+            }
+            vec![Row(
+                "format, Logstash layout (worker CPU)".into(),
+                best,
+                "ns/event",
+                String::new(),
+            )]
+        }
         other => panic!("unknown scenario {other}"),
     };
     let _ = std::fs::remove_dir_all(&dir);
@@ -403,6 +438,7 @@ fn main() {
         "memory",
         "file",
         "outage",
+        "format",
     ];
     let mut rows: Vec<(String, f64, String, String)> = Vec::new();
     for name in names {

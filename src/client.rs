@@ -3,8 +3,8 @@
 
 use crate::buffer::Buffer;
 use crate::config::Config;
-use crate::event::{self, AcceptedEvent};
-use crate::queue::{Item, Pushed, Queue};
+use crate::event;
+use crate::queue::{Pushed, Queue};
 use crate::report::Reporter;
 use crate::result::ResultCode;
 use crate::shared::{Progress, Shared};
@@ -161,12 +161,11 @@ impl Client {
         let Some(shared) = &self.shared else {
             return Ok(()); // enable=false: accept and discard
         };
-        let event = AcceptedEvent {
-            unix_ms: crate::sys::now_unix_ms(),
-            thread_name: crate::sys::current_thread_name(),
-            json: event_json.into(),
-        };
-        match shared.queue.push_event(event) {
+        match shared.queue.push_event(
+            crate::sys::now_unix_ms(),
+            crate::sys::current_thread_name(),
+            event_json,
+        ) {
             Ok(Pushed::Accepted(_)) => {
                 Counters::add(&shared.counters.emitted, 1);
                 Ok(())
@@ -225,9 +224,7 @@ impl Client {
         };
         match &self.shared {
             None => Ok(()),
-            Some(shared) => shared
-                .queue
-                .push_control(Item::SetExtra(key.to_owned(), value)),
+            Some(shared) => shared.queue.push_set_extra(key.to_owned(), value),
         }
     }
 

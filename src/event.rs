@@ -26,6 +26,25 @@ pub struct AcceptedEvent {
     pub json: Box<[u8]>,
 }
 
+/// An event as the formatters read it: borrowed from an `AcceptedEvent` or
+/// from the queue's blocks (where emit copied it without an allocation).
+#[derive(Clone, Copy, Debug)]
+pub struct EventRef<'a> {
+    pub unix_ms: i64,
+    pub thread_name: &'a Arc<str>,
+    pub json: &'a [u8],
+}
+
+impl<'a> From<&'a AcceptedEvent> for EventRef<'a> {
+    fn from(ev: &'a AcceptedEvent) -> EventRef<'a> {
+        EventRef {
+            unix_ms: ev.unix_ms,
+            thread_name: &ev.thread_name,
+            json: &ev.json,
+        }
+    }
+}
+
 /// Validates any JSON value (an event, or a set_extra value that joins every
 /// later event): size, UTF-8, syntax, depth, surrogates and number range.
 pub fn validate_value(bytes: &[u8], max_bytes: usize) -> Result<(), ResultCode> {
@@ -149,6 +168,40 @@ pub const TOP_LEVEL_FIELDS: [&str; 11] = [
     "@metadata",
     "tags",
 ];
+
+/// TOP_LEVEL_FIELDS written as JSON keys, in the same order.
+const TOP_LEVEL_KEYS: [&[u8]; 11] = [
+    b"\"@timestamp\":",
+    b"\"@version\":",
+    b"\"host\":",
+    b"\"level\":",
+    b"\"logsource\":",
+    b"\"message\":",
+    b"\"pid\":",
+    b"\"program\":",
+    b"\"type\":",
+    b"\"@metadata\":",
+    b"\"tags\":",
+];
+
+/// The index of a key in TOP_LEVEL_FIELDS (a match, not 11 comparisons: it
+/// runs for every member of every event).
+fn top_level_index(key: &str) -> Option<usize> {
+    Some(match key {
+        "@timestamp" => 0,
+        "@version" => 1,
+        "host" => 2,
+        "level" => 3,
+        "logsource" => 4,
+        "message" => 5,
+        "pid" => 6,
+        "program" => 7,
+        "type" => 8,
+        "@metadata" => 9,
+        "tags" => 10,
+        _ => return None,
+    })
+}
 
 /// Turns accepted events into Logstash JSON lines. Lives on the worker thread.
 pub struct Formatter {
@@ -317,8 +370,12 @@ impl Formatter {
     }
 
     /// Appends one formatted event (no trailing newline) to `out`.
-    pub fn format(&self, ev: &AcceptedEvent, out: &mut Vec<u8>) -> Result<(), String> {
-        let Members(members) = serde_json::from_slice(&ev.json).map_err(|e| e.to_string())?;
+    pub fn format<'a>(&self, ev: impl Into<EventRef<'a>>, out: &mut Vec<u8>) -> Result<(), String> {
+        let ev: EventRef<'a> = ev.into();
+        // One UTF-8 check of the whole event, then a parser that trusts it
+        // (from_slice re-checks every string it meets).
+        let text = std::str::from_utf8(ev.json).map_err(|e| e.to_string())?;
+        let Members(members) = serde_json::from_str(text).map_err(|e| e.to_string())?;
 
         // Top-level fields: the defaults, overridden by the event.
         let mut top: [Option<&str>; 11] = std::array::from_fn(|i| self.defaults[i].as_deref());
@@ -326,7 +383,7 @@ impl Formatter {
         let mut event_extra: Vec<(&str, &str)> = Vec::with_capacity(members.len());
         let mut nested = Vec::new();
         for (k, v) in &members {
-            if let Some(i) = TOP_LEVEL_FIELDS.iter().position(|t| *t == k.as_ref()) {
+            if let Some(i) = top_level_index(k) {
                 top[i] = Some(v.get());
             } else if Some(k.as_ref()) == self.extra_prefix.as_deref() && v.get().starts_with('{') {
                 // An event that nests its extras under the prefix itself: merge them.
@@ -341,19 +398,20 @@ impl Formatter {
             event_extra.push((k.as_ref(), v.get()));
         }
 
-        let thread_json = {
+        {
             let mut cache = self.thread_cache.borrow_mut();
             if !cache
                 .0
                 .as_ref()
-                .is_some_and(|t| Arc::ptr_eq(t, &ev.thread_name))
+                .is_some_and(|t| Arc::ptr_eq(t, ev.thread_name))
             {
-                *cache = (Some(ev.thread_name.clone()), json_string(&ev.thread_name));
+                *cache = (Some(ev.thread_name.clone()), json_string(ev.thread_name));
             }
-            cache.1.clone()
-        };
+        }
+        // Borrowed for the rest of the call: no copy of the name per event.
+        let thread_cache = self.thread_cache.borrow();
         if !event_extra.iter().any(|(k, _)| *k == "thread_name") {
-            event_extra.push(("thread_name", &thread_json));
+            event_extra.push(("thread_name", &thread_cache.1));
         }
         // Later entries win on equal keys (nested extras over plain ones).
         event_extra.reverse();
@@ -386,7 +444,7 @@ impl Formatter {
                 merge_sorted(
                     &self.base_extra,
                     &event_extra,
-                    |k, v| match TOP_LEVEL_FIELDS.iter().position(|t| *t == k) {
+                    |k, v| match top_level_index(k) {
                         Some(i) => top[i] = Some(v),
                         None => rest.push((k, v)),
                     },
@@ -421,7 +479,7 @@ impl Formatter {
                 out.push(b',');
             }
             first = false;
-            write_key(out, TOP_LEVEL_FIELDS[i]);
+            out.extend_from_slice(TOP_LEVEL_KEYS[i]);
             out.extend_from_slice(value.as_bytes());
         }
     }
@@ -459,6 +517,7 @@ fn merge_sorted<'a>(
 
 fn write_key(out: &mut Vec<u8>, key: &str) {
     if key.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(key.len() + 3);
         out.push(b'"');
         out.extend_from_slice(key.as_bytes());
         out.extend_from_slice(b"\":");

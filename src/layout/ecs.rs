@@ -6,7 +6,7 @@
 //! `message`, `labels`, `tags` and the ECS objects.
 
 use crate::config::Config;
-use crate::event::{escape_non_ascii, AcceptedEvent};
+use crate::event::{escape_non_ascii, EventRef};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -107,9 +107,10 @@ impl EcsFormatter {
     }
 
     /// Appends one formatted event (no trailing newline) to `out`.
-    pub fn format(&self, ev: &AcceptedEvent, out: &mut Vec<u8>) -> Result<(), String> {
+    pub fn format<'a>(&self, ev: impl Into<EventRef<'a>>, out: &mut Vec<u8>) -> Result<(), String> {
+        let ev: EventRef<'a> = ev.into();
         let fields: Map<String, Value> =
-            serde_json::from_slice(&ev.json).map_err(|e| e.to_string())?;
+            serde_json::from_slice(ev.json).map_err(|e| e.to_string())?;
 
         let mut timestamp = Vec::with_capacity(24);
         crate::sys::format_timestamp(ev.unix_ms, &mut timestamp);
@@ -131,7 +132,7 @@ impl EcsFormatter {
         put("process.executable", Value::from(self.program.as_str()));
         put("process.name", Value::from(self.process_name.as_str()));
         put("process.pid", Value::from(std::process::id()));
-        put("process.thread.name", Value::from(&*ev.thread_name));
+        put("process.thread.name", Value::from(&**ev.thread_name));
         if let Some(m) = &self.metadata {
             put("@metadata", m.clone());
         }
@@ -229,6 +230,7 @@ fn insert_merging(map: &mut Map<String, Value>, key: &str, value: Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::AcceptedEvent;
     use serde_json::json;
     use std::sync::Arc;
 

@@ -6,7 +6,7 @@
 pub mod ecs;
 
 use crate::config::{Config, FormatterKind};
-use crate::event::{AcceptedEvent, Formatter};
+use crate::event::{EventRef, Formatter};
 use serde_json::value::RawValue;
 
 /// The configured formatter: one per worker, on the worker thread (both
@@ -38,7 +38,8 @@ impl Layout {
     }
 
     /// Appends one formatted event (no trailing newline) to `out`.
-    pub fn format(&self, ev: &AcceptedEvent, out: &mut Vec<u8>) -> Result<(), String> {
+    pub fn format<'a>(&self, ev: impl Into<EventRef<'a>>, out: &mut Vec<u8>) -> Result<(), String> {
+        let ev: EventRef<'a> = ev.into();
         match self {
             Layout::Logstash(f) => f.format(ev, out),
             Layout::Ecs(f) => f.format(ev, out),
