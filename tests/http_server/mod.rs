@@ -4,6 +4,9 @@
 //! every request. Every blocking read has a timeout and every loop a bound.
 #![allow(dead_code)]
 
+#[path = "../support/pki.rs"]
+mod pki;
+
 use native_tls::TlsAcceptor;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -231,75 +234,15 @@ fn read_request<S: Read>(stream: &mut S, buf: &mut Vec<u8>, connection: usize) -
     })
 }
 
-/// A private CA and a server certificate for 127.0.0.1/localhost, made with
-/// the openssl command-line tool in `dir`. Returns (ca.pem, acceptor).
+/// A private CA and a server certificate for localhost/127.0.0.1 (the test
+/// PKI the TLS tests use), in `dir`. Returns (the CA file, an acceptor).
 pub fn test_pki(dir: &std::path::Path) -> (std::path::PathBuf, TlsAcceptor) {
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("the openssl command (scripts/setup.sh installs it)");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=logstash-async test CA",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=localhost",
-    ]);
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "ext.cnf",
-    ]);
-    let cert = std::fs::read(dir.join("server.pem")).unwrap();
-    let key = std::fs::read(dir.join("server.key")).unwrap();
+    let pki = pki::Pki::create(dir);
+    let cert = std::fs::read(pki.path("server.crt")).unwrap();
+    let key = std::fs::read(pki.path("server.key")).unwrap();
     let identity = native_tls::Identity::from_pkcs8(&cert, &key).expect("server identity");
     (
-        dir.join("ca.pem"),
+        std::path::PathBuf::from(pki.path("ca.crt")),
         TlsAcceptor::new(identity).expect("TLS acceptor"),
     )
 }
