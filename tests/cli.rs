@@ -200,6 +200,22 @@ fn send_to_listen_over_tcp() {
 }
 
 #[test]
+fn send_to_listen_over_beats_compressed_and_not() {
+    send_and_receive(&["--transport", "beats"], &["--transport", "beats"]);
+    let config = std::env::temp_dir().join(format!("lsa-cli-beats-{}.json", std::process::id()));
+    std::fs::write(
+        &config,
+        r#"{"host":"127.0.0.1","transport":"beats","compression_level":0}"#,
+    )
+    .unwrap();
+    send_and_receive(
+        &["--transport", "beats"],
+        &["--config", config.to_str().unwrap()],
+    );
+    let _ = std::fs::remove_file(&config);
+}
+
+#[test]
 fn send_to_listen_over_udp() {
     send_and_receive(&["--transport", "udp"], &["--transport", "udp"]);
 }
@@ -436,7 +452,7 @@ fn usage_errors_are_one_line_and_exit_2() {
         (&["send", "--port", "70000"], "--port"),
         (&["send", "--timeout", "soon"], "--timeout"),
         (&["send", "--transport", "carrier-pigeon"], "transport"),
-        (&["listen", "--transport", "beats"], "not yet supported"),
+        (&["listen", "--transport", "sctp"], "unknown transport"),
         (&["listen", "--format", "xml"], "--format"),
         (&["listen", "--bind", "localhost"], "--bind"),
         (&["listen", "--transport", "tls"], "--cert and --key"),

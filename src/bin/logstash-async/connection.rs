@@ -14,7 +14,7 @@ Connection options:
   --config FILE.json     library configuration (python-logstash-async option names)
   --host HOST            receiver host [default: 127.0.0.1, or the config's]
   --port PORT            receiver port [default: 5959, or the config's]
-  --transport tcp|udp|tls
+  --transport tcp|udp|tls|beats|http   [default: tcp]
   --ca FILE              tls: CA certificate(s) to verify the receiver with
   --cert FILE --key FILE tls: client certificate and its PKCS#8 PEM key
   --insecure             tls: do not verify the receiver's certificate
@@ -56,7 +56,7 @@ impl ConnectionArgs {
                     self.set("transport", "tcp".into());
                     self.set("ssl_enable", true.into());
                 }
-                // Anything else (udp, and beats once the library has it) is the library's to judge.
+                // Anything else (udp, beats, http) is the library's to judge.
                 other => self.set("transport", other.into()),
             },
             "--ca" => self.set("ca_certs", value()?.into()),

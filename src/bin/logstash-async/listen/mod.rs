@@ -3,10 +3,10 @@
 //! One module per transport. Each has a `serve` that binds, starts its own
 //! threads and returns the bound address; they all hand each received event
 //! (one JSON document, without its newline) to the same channel, and this
-//! module prints them in arrival order. A Beats receiver plugs in the same
-//! way: decode frames, send each event's JSON to the channel, acknowledge the
-//! window.
+//! module prints them in arrival order. The Beats receiver decodes frames,
+//! sends each event's JSON to the channel and acknowledges the window.
 
+mod beats;
 mod print;
 mod stream;
 mod tls;
@@ -36,7 +36,9 @@ Prints `listening on <transport>://<address>` on stderr once ready (with
 stdout, until interrupted or --count events arrived.
 
 Options:
-  --transport tcp|udp|tls   [default: tcp]
+  --transport tcp|udp|tls|beats
+                            beats: Lumberjack v2 (Logstash's beats input),
+                            windows acknowledged [default: tcp]
   --bind ADDRESS:PORT       [default: 127.0.0.1:5959]
   --cert FILE --key FILE    tls: server certificate (PEM) and its PEM key
   --ca FILE                 tls: require client certificates signed by this CA
@@ -105,7 +107,8 @@ pub fn main(mut parser: lexopt::Parser) -> Result<(), Failure> {
     let (events, received) = mpsc::sync_channel::<Vec<u8>>(4096);
     let open = stream::OpenConnections::default();
     let bound = match transport.as_str() {
-        "tcp" => stream::serve(address, None, events, open.clone()),
+        "tcp" => stream::serve(address, None, stream::Protocol::Lines, events, open.clone()),
+        "beats" => stream::serve(address, None, stream::Protocol::Beats, events, open.clone()),
         "tls" => {
             let (Some(cert), Some(key)) = (cert, key) else {
                 return Err(Failure::Usage(
@@ -113,17 +116,18 @@ pub fn main(mut parser: lexopt::Parser) -> Result<(), Failure> {
                 ));
             };
             let acceptor = tls::acceptor(&cert, &key, ca.as_deref())?;
-            stream::serve(address, Some(acceptor), events, open.clone())
+            stream::serve(
+                address,
+                Some(acceptor),
+                stream::Protocol::Lines,
+                events,
+                open.clone(),
+            )
         }
         "udp" => udp::serve(address, events),
-        "beats" => {
-            return Err(Failure::Usage(
-                "--transport beats: not yet supported by listen (use tcp, udp or tls)".into(),
-            ))
-        }
         other => {
             return Err(Failure::Usage(format!(
-                "--transport: unknown transport '{other}' (expected tcp, udp or tls)"
+                "--transport: unknown transport '{other}' (expected tcp, udp, tls or beats)"
             )))
         }
     }

@@ -1,5 +1,5 @@
-//! Stream transports (tcp, and tls over it): one JSON document per line, any
-//! number of connections, one thread each.
+//! Stream transports (tcp, tls over it, and beats): any number of
+//! connections, one thread each; tcp and tls carry one JSON document per line.
 
 use super::tls::Acceptor;
 use super::Events;
@@ -31,9 +31,19 @@ impl Drop for Open {
     }
 }
 
+/// What a connection carries.
+#[derive(Clone, Copy)]
+pub enum Protocol {
+    /// One JSON document per line (Logstash's tcp input, json_lines).
+    Lines,
+    /// Lumberjack v2 windows (Logstash's beats input).
+    Beats,
+}
+
 pub fn serve(
     address: SocketAddr,
     tls: Option<Acceptor>,
+    protocol: Protocol,
     events: Events,
     open: OpenConnections,
 ) -> std::io::Result<SocketAddr> {
@@ -52,21 +62,22 @@ pub fn serve(
                     .name("connection".into())
                     .spawn(move || {
                         let _guard = guard;
-                        connection(stream, tls.as_deref(), &events)
+                        connection(stream, tls.as_deref(), protocol, &events)
                     });
             }
         })?;
     Ok(bound)
 }
 
-fn connection(stream: TcpStream, tls: Option<&Acceptor>, events: &Events) {
+fn connection(stream: TcpStream, tls: Option<&Acceptor>, protocol: Protocol, events: &Events) {
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_else(|_| "?".into());
-    match tls {
-        None => read_lines(stream, events),
-        Some(acceptor) => match acceptor.accept(stream) {
+    match (tls, protocol) {
+        (None, Protocol::Beats) => super::beats::read_windows(stream, events),
+        (None, Protocol::Lines) => read_lines(stream, events),
+        (Some(acceptor), _) => match acceptor.accept(stream) {
             Ok(tls_stream) => read_lines(tls_stream, events),
             Err(e) => eprintln!("logstash-async: TLS handshake with {peer} failed: {e}"),
         },
