@@ -193,7 +193,7 @@ impl Worker {
                 break;
             }
             if stopping || now >= self.next_ingest || !self.shared.queue.is_empty() {
-                self.ingest();
+                self.ingest(true);
                 self.last_ingest = Instant::now();
                 self.next_ingest = Instant::now() + self.config.queue_check_interval;
             }
@@ -229,8 +229,12 @@ impl Worker {
 
     /// Moves everything queued into the buffer, formatted, in transactions of
     /// up to INGEST_GROUP_BYTES (group commit, without holding a whole drain's
-    /// formatted events in memory at once).
-    fn ingest(&mut self) {
+    /// formatted events in memory at once). With `send_between`, due sends
+    /// run between those transactions: chunks then go out from `recent` and
+    /// their rows are deleted before a WAL checkpoint copies them into the
+    /// database file (storing a whole backlog first made every row be
+    /// written twice and read back, most of the file buffer's cost).
+    fn ingest(&mut self, send_between: bool) {
         let Drained {
             mut blocks,
             events,
@@ -291,6 +295,9 @@ impl Worker {
                         all_stored &= self.store_group(&mut group);
                         self.shared.queue.recycle(&mut consumed);
                         self.shared.queue.release(std::mem::take(&mut unreleased));
+                        if send_between {
+                            self.send_if_due();
+                        }
                     }
                 }
             }
@@ -313,6 +320,17 @@ impl Worker {
         if self.buffer.is_durable() && all_stored {
             self.shared.progress.lock().persisted_seq = last_seq;
             self.shared.progress_cv.notify_all();
+        }
+    }
+
+    /// Confirms earlier writes and sends when a send is due (what the main
+    /// loop does after an ingest), so a long ingest does not hold back sends.
+    fn send_if_due(&mut self) {
+        let now = Instant::now();
+        self.confirm(now);
+        let stopping = self.shared.stop.load(Ordering::Acquire);
+        if self.send_at(now, stopping).is_some_and(|t| t <= now) {
+            self.send_turn();
         }
     }
 
@@ -867,7 +885,7 @@ impl Worker {
 
     /// Closes the transport within the deadline and records what it confirmed.
     fn finish(&mut self, deadline: Instant) {
-        self.ingest();
+        self.ingest(false);
         let ticket = self.transport.close(deadline.max(Instant::now()));
         self.confirm_through(ticket);
         self.inflight.clear();
