@@ -7,7 +7,7 @@
 //! woken, never spins, and survives every error it meets.
 
 use crate::buffer::{Buffer, Chunk};
-use crate::config::{Config, OverflowPolicy};
+use crate::config::{Config, OverflowPolicy, TransportKind};
 use crate::layout::Layout;
 use crate::queue::{Block, Drained, Entry};
 use crate::shared::Shared;
@@ -21,6 +21,13 @@ use std::time::{Duration, Instant};
 /// Largest chunk the worker builds, in bytes (an event larger than this gets a
 /// chunk of its own).
 const MAX_CHUNK_BYTES: usize = 1 << 20;
+/// Events per stored row where the transport does not care how events are
+/// grouped (see `row_events`), and the bytes at which such a row is cut once
+/// it holds `queued_events_batch_size` events. Fewer, bigger rows: a file
+/// buffer's cost is mostly per row (b-tree balancing, WAL frames, deletes).
+const BIG_ROW_EVENTS: usize = 1000;
+const BIG_ROW_BYTES: usize = 256 << 10;
+
 /// Chunks fetched from SQLite per query while sending.
 const FETCH_CHUNKS: usize = 64;
 /// How long one send turn may run before the queue is looked at again, so a
@@ -127,6 +134,28 @@ pub struct Worker {
     /// id from the first one here on is here, in id order.
     recent: VecDeque<Arc<Chunk>>,
     recent_bytes: usize,
+    /// Most events the worker stores in one row (see `row_events`).
+    row_events: usize,
+}
+
+/// Most events per stored row. A TCP/TLS stream or UDP datagrams look the
+/// same to the receiver whatever the rows, so there rows grow to
+/// BIG_ROW_EVENTS. Elsewhere a row is a batch the receiver sees (HTTP
+/// requests, Beats windows, the C callback's batches) and holds at most
+/// `queued_events_batch_size`; likewise with load balancing (a row goes to one
+/// host) and with database limits (whole rows are refused or evicted).
+fn row_events(config: &Config) -> usize {
+    let batch = config.queued_events_batch_size.max(1);
+    let stream = matches!(config.transport, TransportKind::Tcp | TransportKind::Udp);
+    if stream
+        && !config.loadbalance
+        && config.max_database_events.is_none()
+        && config.max_database_bytes.is_none()
+    {
+        batch.max(BIG_ROW_EVENTS)
+    } else {
+        batch
+    }
 }
 
 impl Worker {
@@ -137,6 +166,7 @@ impl Worker {
         transport: Box<dyn Transport>,
     ) -> Worker {
         let now = Instant::now();
+        let row_events = row_events(&config);
         Worker {
             backoff: Backoff::new(config.backoff_initial, config.backoff_max),
             formatter: Layout::new(&config, "", ""),
@@ -161,6 +191,7 @@ impl Worker {
             last_ingest: now,
             recent: VecDeque::new(),
             recent_bytes: 0,
+            row_events,
         }
     }
 
@@ -285,8 +316,11 @@ impl Worker {
                         self.shared.counters.set_error(&format!("format: {e}"));
                     }
                 }
-                if current.1 as usize >= self.config.queued_events_batch_size
+                let events = current.1 as usize;
+                if events >= self.row_events
                     || current.0.len() >= MAX_CHUNK_BYTES
+                    || (events >= self.config.queued_events_batch_size
+                        && current.0.len() >= BIG_ROW_BYTES)
                 {
                     group.bytes += current.0.len();
                     group.chunks.push(std::mem::take(&mut current));
