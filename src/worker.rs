@@ -936,3 +936,27 @@ impl Worker {
         self.shared.worker_finished();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows_of(json: &str) -> usize {
+        row_events(&Config::from_json(json.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn only_plain_streams_store_rows_bigger_than_a_batch() {
+        assert_eq!(rows_of(r#"{"host":"h"}"#), BIG_ROW_EVENTS);
+        assert_eq!(rows_of(r#"{"host":"h","transport":"udp"}"#), BIG_ROW_EVENTS);
+        assert_eq!(
+            rows_of(r#"{"host":"h","queued_events_batch_size":5000}"#),
+            5000
+        );
+        assert_eq!(rows_of(r#"{"host":"h","transport":"http"}"#), 50);
+        assert_eq!(rows_of(r#"{"host":"h","transport":"beats"}"#), 50);
+        assert_eq!(rows_of(r#"{"host":"h","loadbalance":true}"#), 50);
+        assert_eq!(rows_of(r#"{"host":"h","max_database_events":1000}"#), 50);
+        assert_eq!(rows_of(r#"{"host":"h","max_database_bytes":100000}"#), 50);
+    }
+}
