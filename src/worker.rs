@@ -7,7 +7,7 @@
 //! woken, never spins, and survives every error it meets.
 
 use crate::buffer::{Buffer, Chunk};
-use crate::config::{Config, OverflowPolicy};
+use crate::config::{Config, OverflowPolicy, TransportKind};
 use crate::layout::Layout;
 use crate::queue::{Block, Drained, Entry};
 use crate::shared::Shared;
@@ -21,6 +21,13 @@ use std::time::{Duration, Instant};
 /// Largest chunk the worker builds, in bytes (an event larger than this gets a
 /// chunk of its own).
 const MAX_CHUNK_BYTES: usize = 1 << 20;
+/// Events per stored row where the transport does not care how events are
+/// grouped (see `row_events`), and the bytes at which such a row is cut once
+/// it holds `queued_events_batch_size` events. Fewer, bigger rows: a file
+/// buffer's cost is mostly per row (b-tree balancing, WAL frames, deletes).
+const BIG_ROW_EVENTS: usize = 1000;
+const BIG_ROW_BYTES: usize = 256 << 10;
+
 /// Chunks fetched from SQLite per query while sending.
 const FETCH_CHUNKS: usize = 64;
 /// How long one send turn may run before the queue is looked at again, so a
@@ -127,6 +134,28 @@ pub struct Worker {
     /// id from the first one here on is here, in id order.
     recent: VecDeque<Arc<Chunk>>,
     recent_bytes: usize,
+    /// Most events the worker stores in one row (see `row_events`).
+    row_events: usize,
+}
+
+/// Most events per stored row. A TCP/TLS stream or UDP datagrams look the
+/// same to the receiver whatever the rows, so there rows grow to
+/// BIG_ROW_EVENTS. Elsewhere a row is a batch the receiver sees (HTTP
+/// requests, Beats windows, the C callback's batches) and holds at most
+/// `queued_events_batch_size`; likewise with load balancing (a row goes to one
+/// host) and with database limits (whole rows are refused or evicted).
+fn row_events(config: &Config) -> usize {
+    let batch = config.queued_events_batch_size.max(1);
+    let stream = matches!(config.transport, TransportKind::Tcp | TransportKind::Udp);
+    if stream
+        && !config.loadbalance
+        && config.max_database_events.is_none()
+        && config.max_database_bytes.is_none()
+    {
+        batch.max(BIG_ROW_EVENTS)
+    } else {
+        batch
+    }
 }
 
 impl Worker {
@@ -137,6 +166,7 @@ impl Worker {
         transport: Box<dyn Transport>,
     ) -> Worker {
         let now = Instant::now();
+        let row_events = row_events(&config);
         Worker {
             backoff: Backoff::new(config.backoff_initial, config.backoff_max),
             formatter: Layout::new(&config, "", ""),
@@ -161,6 +191,7 @@ impl Worker {
             last_ingest: now,
             recent: VecDeque::new(),
             recent_bytes: 0,
+            row_events,
         }
     }
 
@@ -193,7 +224,7 @@ impl Worker {
                 break;
             }
             if stopping || now >= self.next_ingest || !self.shared.queue.is_empty() {
-                self.ingest();
+                self.ingest(true);
                 self.last_ingest = Instant::now();
                 self.next_ingest = Instant::now() + self.config.queue_check_interval;
             }
@@ -229,8 +260,12 @@ impl Worker {
 
     /// Moves everything queued into the buffer, formatted, in transactions of
     /// up to INGEST_GROUP_BYTES (group commit, without holding a whole drain's
-    /// formatted events in memory at once).
-    fn ingest(&mut self) {
+    /// formatted events in memory at once). With `send_between`, due sends
+    /// run between those transactions: chunks then go out from `recent` and
+    /// their rows are deleted before a WAL checkpoint copies them into the
+    /// database file (storing a whole backlog first made every row be
+    /// written twice and read back, most of the file buffer's cost).
+    fn ingest(&mut self, send_between: bool) {
         let Drained {
             mut blocks,
             events,
@@ -281,8 +316,11 @@ impl Worker {
                         self.shared.counters.set_error(&format!("format: {e}"));
                     }
                 }
-                if current.1 as usize >= self.config.queued_events_batch_size
+                let events = current.1 as usize;
+                if events >= self.row_events
                     || current.0.len() >= MAX_CHUNK_BYTES
+                    || (events >= self.config.queued_events_batch_size
+                        && current.0.len() >= BIG_ROW_BYTES)
                 {
                     group.bytes += current.0.len();
                     group.chunks.push(std::mem::take(&mut current));
@@ -291,6 +329,9 @@ impl Worker {
                         all_stored &= self.store_group(&mut group);
                         self.shared.queue.recycle(&mut consumed);
                         self.shared.queue.release(std::mem::take(&mut unreleased));
+                        if send_between {
+                            self.send_if_due();
+                        }
                     }
                 }
             }
@@ -313,6 +354,17 @@ impl Worker {
         if self.buffer.is_durable() && all_stored {
             self.shared.progress.lock().persisted_seq = last_seq;
             self.shared.progress_cv.notify_all();
+        }
+    }
+
+    /// Confirms earlier writes and sends when a send is due (what the main
+    /// loop does after an ingest), so a long ingest does not hold back sends.
+    fn send_if_due(&mut self) {
+        let now = Instant::now();
+        self.confirm(now);
+        let stopping = self.shared.stop.load(Ordering::Acquire);
+        if self.send_at(now, stopping).is_some_and(|t| t <= now) {
+            self.send_turn();
         }
     }
 
@@ -867,7 +919,7 @@ impl Worker {
 
     /// Closes the transport within the deadline and records what it confirmed.
     fn finish(&mut self, deadline: Instant) {
-        self.ingest();
+        self.ingest(false);
         let ticket = self.transport.close(deadline.max(Instant::now()));
         self.confirm_through(ticket);
         self.inflight.clear();
@@ -882,5 +934,29 @@ impl Worker {
             Counters::add(&self.shared.counters.dropped_at_shutdown, lost);
         }
         self.shared.worker_finished();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows_of(json: &str) -> usize {
+        row_events(&Config::from_json(json.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn only_plain_streams_store_rows_bigger_than_a_batch() {
+        assert_eq!(rows_of(r#"{"host":"h"}"#), BIG_ROW_EVENTS);
+        assert_eq!(rows_of(r#"{"host":"h","transport":"udp"}"#), BIG_ROW_EVENTS);
+        assert_eq!(
+            rows_of(r#"{"host":"h","queued_events_batch_size":5000}"#),
+            5000
+        );
+        assert_eq!(rows_of(r#"{"host":"h","transport":"http"}"#), 50);
+        assert_eq!(rows_of(r#"{"host":"h","transport":"beats"}"#), 50);
+        assert_eq!(rows_of(r#"{"host":"h","loadbalance":true}"#), 50);
+        assert_eq!(rows_of(r#"{"host":"h","max_database_events":1000}"#), 50);
+        assert_eq!(rows_of(r#"{"host":"h","max_database_bytes":100000}"#), 50);
     }
 }
