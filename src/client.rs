@@ -4,7 +4,7 @@
 use crate::buffer::Buffer;
 use crate::config::Config;
 use crate::event;
-use crate::queue::{Pushed, Queue};
+use crate::queue::Queue;
 use crate::report::Reporter;
 use crate::result::ResultCode;
 use crate::shared::{Progress, Shared};
@@ -166,11 +166,7 @@ impl Client {
             crate::sys::current_thread_name(),
             event_json,
         ) {
-            Ok(Pushed::Accepted(_)) => {
-                Counters::add(&shared.counters.emitted, 1);
-                Ok(())
-            }
-            Ok(Pushed::AcceptedEvicting(_, _)) => {
+            Ok(()) => {
                 Counters::add(&shared.counters.emitted, 1);
                 Ok(())
             }
@@ -353,11 +349,6 @@ impl Client {
     pub fn stats_checked(&self) -> Result<Stats, ResultCode> {
         self.check_fork()?;
         Ok(self.stats())
-    }
-
-    /// True once shutdown has started.
-    pub fn is_shut_down(&self) -> bool {
-        self.shared.as_ref().is_some_and(|s| s.stopping())
     }
 }
 

@@ -162,14 +162,6 @@ pub struct Queue {
     evicted: std::sync::atomic::AtomicU64,
 }
 
-/// How a push ended.
-pub enum Pushed {
-    /// Accepted with this sequence number.
-    Accepted(u64),
-    /// Accepted after evicting this many of the oldest queued events.
-    AcceptedEvicting(u64, u64),
-}
-
 impl Queue {
     pub fn new(
         capacity: usize,
@@ -195,7 +187,7 @@ impl Queue {
         unix_ms: i64,
         thread_name: Arc<str>,
         json: &[u8],
-    ) -> Result<Pushed, ResultCode> {
+    ) -> Result<(), ResultCode> {
         let Ok(len) = u32::try_from(json.len()) else {
             return Err(ResultCode::LOGSTASH_ASYNC_EVENT_TOO_LARGE);
         };
@@ -203,7 +195,6 @@ impl Queue {
         if st.closed {
             return Err(ResultCode::LOGSTASH_ASYNC_SHUTTING_DOWN);
         }
-        let mut evicted = 0;
         if st.events + st.held >= self.capacity {
             match self.policy {
                 OverflowPolicy::DropNewest => return Err(ResultCode::LOGSTASH_ASYNC_QUEUE_FULL),
@@ -235,7 +226,6 @@ impl Queue {
                     }
                     if found {
                         st.events -= 1;
-                        evicted = 1;
                         self.evicted
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
@@ -253,17 +243,12 @@ impl Queue {
         });
         st.events += 1;
         st.accepted_seq += 1;
-        let seq = st.accepted_seq;
         let wake = st.events == self.wake_at;
         drop(st);
         if wake {
             self.worker_cv.notify_one();
         }
-        Ok(if evicted > 0 {
-            Pushed::AcceptedEvicting(seq, evicted)
-        } else {
-            Pushed::Accepted(seq)
-        })
+        Ok(())
     }
 
     /// Queues a set_extra; it is ordered with the events around it.

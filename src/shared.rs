@@ -5,7 +5,7 @@ use crate::report::Reporter;
 use crate::stats::Counters;
 use crate::transport::Interrupter;
 use parking_lot::{Condvar, Mutex};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// Delivery progress, guarded by `Shared::progress` and signalled on
@@ -94,9 +94,5 @@ impl Shared {
     pub fn worker_finished(&self) {
         self.progress.lock().worker_done = true;
         self.progress_cv.notify_all();
-    }
-
-    pub fn stopping(&self) -> bool {
-        self.stop.load(Ordering::Acquire)
     }
 }

@@ -32,7 +32,6 @@ extern "C" fn close_inherited_locks() {
 
 pub struct FileLock {
     _file: File,
-    path: PathBuf,
 }
 
 impl Drop for FileLock {
@@ -89,10 +88,6 @@ impl FileLock {
             slot.compare_exchange(-1, fd, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
         });
-        Ok(FileLock { _file: file, path })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(FileLock { _file: file })
     }
 }

@@ -14,7 +14,7 @@ mod schema;
 
 pub use lock::FileLock;
 
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
+use rusqlite::{params, Connection, ErrorCode};
 use std::path::{Path, PathBuf};
 
 /// One stored row: a batch of events in send order.
@@ -186,14 +186,6 @@ impl Buffer {
     }
 
     /// Deletes chunks whose newest event was accepted before `cutoff_ms`;
-    /// returns (ids, events) removed.
-    pub fn expire(&mut self, cutoff_ms: i64) -> rusqlite::Result<(Vec<i64>, u64)> {
-        let victims = self.expired_before(cutoff_ms, i64::MAX)?;
-        let ids: Vec<i64> = victims.iter().map(|v| v.0).collect();
-        self.delete(&ids)?;
-        Ok((ids, victims.iter().map(|v| v.1).sum()))
-    }
-
     /// (id, events, bytes) of up to 1024 chunks below `below_id` whose newest
     /// event was accepted before `cutoff_ms`, without reading their events.
     pub fn expired_before(
@@ -215,21 +207,6 @@ impl Buffer {
         rows.collect()
     }
 
-    /// The oldest chunk ids covering at least `events` events (for drop_oldest).
-    pub fn oldest(&self, events: u64) -> rusqlite::Result<(Vec<i64>, u64)> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, event_count FROM chunks ORDER BY id")?;
-        let mut rows = stmt.query([])?;
-        let (mut ids, mut covered) = (Vec::new(), 0u64);
-        while covered < events {
-            let Some(row) = rows.next()? else { break };
-            ids.push(row.get(0)?);
-            covered += row.get::<_, i64>(1)? as u64;
-        }
-        Ok((ids, covered))
-    }
-
     pub fn totals(&self) -> rusqlite::Result<Totals> {
         self.conn
             .prepare_cached(
@@ -242,14 +219,6 @@ impl Buffer {
                     bytes: r.get::<_, i64>(2)? as u64,
                 })
             })
-    }
-
-    /// The id of the newest chunk, if any.
-    pub fn last_id(&self) -> rusqlite::Result<Option<i64>> {
-        self.conn
-            .query_row("SELECT max(id) FROM chunks", [], |r| r.get(0))
-            .optional()
-            .map(|o| o.flatten())
     }
 }
 
@@ -329,7 +298,7 @@ mod tests {
     }
 
     #[test]
-    fn expire_and_oldest() {
+    fn expired_chunks_are_found_without_their_events() {
         let mut b = Buffer::in_memory().unwrap();
         b.insert(&[
             (b"a\n".to_vec(), 1, 10),
@@ -337,11 +306,24 @@ mod tests {
             (b"d\n".to_vec(), 1, 30),
         ])
         .unwrap();
-        let (ids, covered) = b.oldest(2).unwrap();
-        assert_eq!((ids.len(), covered), (2, 3));
-        let (ids, events) = b.expire(25).unwrap();
-        assert_eq!((ids.len(), events), (2, 3));
+        let victims = b.expired_before(25, i64::MAX).unwrap();
+        let ids: Vec<i64> = victims.iter().map(|v| v.0).collect();
+        assert_eq!(
+            (ids.len(), victims.iter().map(|v| v.1).sum::<u64>()),
+            (2, 3)
+        );
+        assert_eq!(
+            victims.iter().map(|v| v.2).sum::<u64>(),
+            6,
+            "bytes of a\n b\nc\n"
+        );
+        assert_eq!(
+            b.expired_before(25, ids[1]).unwrap().len(),
+            1,
+            "never at or past below_id"
+        );
+        b.delete(&ids).unwrap();
         assert_eq!(b.totals().unwrap().events, 1);
-        assert!(b.last_id().unwrap().is_some());
+        assert!(!b.fetch_after(0, 10).unwrap().is_empty());
     }
 }
