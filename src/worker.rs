@@ -6,7 +6,7 @@
 //! oldest rows and delete them once delivered. It sleeps on a timer or until
 //! woken, never spins, and survives every error it meets.
 
-use crate::buffer::{Buffer, Chunk};
+use crate::buffer::{Buffer, Chunk, NewChunk};
 use crate::config::{Config, OverflowPolicy, TransportKind};
 use crate::layout::Layout;
 use crate::queue::{Block, Drained, Entry};
@@ -28,16 +28,13 @@ const MAX_CHUNK_BYTES: usize = 1 << 20;
 const BIG_ROW_EVENTS: usize = 1000;
 const BIG_ROW_BYTES: usize = 256 << 10;
 
-/// Chunks fetched from SQLite per query while sending.
+/// Chunks fetched from the buffer per query while sending.
 const FETCH_CHUNKS: usize = 64;
 /// How long one send turn may run before the queue is looked at again, so a
 /// long backlog never starves ingestion (and memory stays bounded).
 const SEND_TURN: Duration = Duration::from_millis(50);
 /// How often written-but-unconfirmed TCP data is re-checked.
 const CONFIRM_POLL: Duration = Duration::from_millis(20);
-/// Bytes of the newest stored chunks kept in memory so they are sent without
-/// reading them back from SQLite (the rows stay stored until delivered).
-const RECENT_BYTES: usize = 8 << 20;
 
 /// Formatted bytes stored per transaction while ingesting: bounds the memory
 /// an ingest holds beyond the queue (a drain can be 100k events and more).
@@ -46,7 +43,7 @@ const INGEST_GROUP_BYTES: usize = 2 << 20;
 /// Formatted chunks of one ingest transaction, with the seq of each chunk's
 /// last event.
 struct Group {
-    chunks: Vec<(Vec<u8>, u32, i64)>,
+    chunks: Vec<NewChunk>,
     seqs: Vec<u64>,
     bytes: usize,
     /// Seq of the last event before this group's first chunk.
@@ -130,10 +127,6 @@ pub struct Worker {
     backoff: Backoff,
     spare: VecDeque<Block>,
     last_ingest: Instant,
-    /// The newest stored chunks, a copy of the table's tail: every row with an
-    /// id from the first one here on is here, in id order.
-    recent: VecDeque<Arc<Chunk>>,
-    recent_bytes: usize,
     /// Most events the worker stores in one row (see `row_events`).
     row_events: usize,
 }
@@ -189,8 +182,6 @@ impl Worker {
             stop_seen: false,
             spare: VecDeque::new(),
             last_ingest: now,
-            recent: VecDeque::new(),
-            recent_bytes: 0,
             row_events,
         }
     }
@@ -261,9 +252,9 @@ impl Worker {
     /// Moves everything queued into the buffer, formatted, in transactions of
     /// up to INGEST_GROUP_BYTES (group commit, without holding a whole drain's
     /// formatted events in memory at once). With `send_between`, due sends
-    /// run between those transactions: chunks then go out from `recent` and
-    /// their rows are deleted before a WAL checkpoint copies them into the
-    /// database file (storing a whole backlog first made every row be
+    /// run between those transactions: chunks then go out from the buffer's
+    /// in-memory tail and their rows are deleted before a WAL checkpoint
+    /// copies them into the database file (storing a whole backlog first made every row be
     /// written twice and read back, most of the file buffer's cost).
     fn ingest(&mut self, send_between: bool) {
         let Drained {
@@ -281,7 +272,7 @@ impl Worker {
             prev_last_seq: self.assigned_seq,
         };
         let mut all_stored = true;
-        let mut current: (Vec<u8>, u32, i64) = (Vec::new(), 0, 0);
+        let mut current: NewChunk = (Vec::new(), 0, 0);
         // Drained events not yet released back to the queue's capacity.
         let mut unreleased = 0usize;
         // Blocks consumed, handed back to the queue with each release: the
@@ -382,9 +373,10 @@ impl Worker {
         if chunks.is_empty() {
             return true;
         }
-        let ids = self.store(&chunks);
-        for (i, (lines, count, _)) in chunks.iter().enumerate() {
-            let Some(id) = ids.get(i) else { break };
+        // (events, bytes) per chunk: the chunks move into the buffer.
+        let sizes: Vec<(u32, usize)> = chunks.iter().map(|c| (c.1, c.0.len())).collect();
+        let ids = self.store(&mut chunks);
+        for (i, ((count, bytes), id)) in sizes.iter().zip(&ids).enumerate() {
             let first_seq = if i == 0 {
                 prev_last_seq + 1
             } else {
@@ -392,63 +384,14 @@ impl Worker {
             };
             self.session_chunks.push_back((*id, first_seq));
             self.buffered_events += u64::from(*count);
-            self.buffered_bytes += lines.len() as u64;
+            self.buffered_bytes += *bytes as u64;
         }
-        let all_stored = ids.len() == chunks.len();
-        for ((lines, count, newest_ms), id) in chunks.into_iter().zip(ids.iter()) {
-            self.remember(Chunk {
-                id: *id,
-                lines,
-                count,
-                newest_ms,
-            });
-        }
+        let all_stored = ids.len() == sizes.len();
         if !ids.is_empty() && self.pending_since.is_none() {
             self.pending_since = Some(Instant::now());
         }
         self.publish_buffered();
         all_stored
-    }
-
-    /// Keeps a just-stored chunk for sending, within RECENT_BYTES.
-    fn remember(&mut self, chunk: Chunk) {
-        self.recent_bytes += chunk.lines.len();
-        self.recent.push_back(Arc::new(chunk));
-        while self.recent_bytes > RECENT_BYTES {
-            self.forget_recent_through(self.recent.front().map_or(0, |c| c.id));
-        }
-    }
-
-    /// Drops remembered chunks up to `id` (deleted or rewritten rows). Only
-    /// the front is ever dropped, so the rest still mirrors the table's tail.
-    fn forget_recent_through(&mut self, id: i64) {
-        while let Some(front) = self.recent.front() {
-            if front.id > id {
-                break;
-            }
-            self.recent_bytes -= front.lines.len();
-            self.recent.pop_front();
-        }
-    }
-
-    /// The oldest chunks after `sent_through_id`: from memory when they are
-    /// all remembered, otherwise from SQLite.
-    fn next_chunks(&self) -> rusqlite::Result<Vec<Arc<Chunk>>> {
-        if let Some(front) = self.recent.front() {
-            if self.sent_through_id >= front.id - 1 {
-                return Ok(self
-                    .recent
-                    .iter()
-                    .filter(|c| c.id > self.sent_through_id)
-                    .take(FETCH_CHUNKS)
-                    .cloned()
-                    .collect());
-            }
-        }
-        let chunks = self
-            .buffer
-            .fetch_after(self.sent_through_id, FETCH_CHUNKS)?;
-        Ok(chunks.into_iter().map(Arc::new).collect())
     }
 
     /// Flush progress: every event before the oldest undelivered chunk of this
@@ -463,9 +406,15 @@ impl Worker {
 
     /// Inserts chunks; on a database error (disk full, unwritable file) the
     /// handle goes on with an in-memory buffer rather than losing the events.
-    fn store(&mut self, chunks: &[(Vec<u8>, u32, i64)]) -> Vec<i64> {
+    fn store(&mut self, chunks: &mut Vec<NewChunk>) -> Vec<i64> {
         match self.buffer.insert(chunks) {
-            Ok(ids) => ids,
+            Ok(ids) => {
+                if let Some(e) = self.buffer.take_spill_error() {
+                    // Nothing lost: the chunks stay in memory outside SQLite.
+                    self.database_error("move events into the in-memory database", &e);
+                }
+                ids
+            }
             Err(e) => {
                 self.database_error("store events", &e);
                 if self.buffer.is_durable() {
@@ -495,8 +444,6 @@ impl Worker {
             &format!("database {path} is not writable: buffering in memory from now on (rows already in the file stay there for the next start)"),
         );
         self.buffer = memory;
-        self.recent.clear();
-        self.recent_bytes = 0;
         // Ids of the old file mean nothing in the new buffer. Its chunks stay
         // in the file for the next handle: this session counts them as done
         // but "stored, not sent" (flush and shutdown say so).
@@ -515,11 +462,7 @@ impl Worker {
         self.update_completion();
     }
 
-    fn apply_database_limits(
-        &mut self,
-        chunks: &mut Vec<(Vec<u8>, u32, i64)>,
-        seqs: &mut Vec<u64>,
-    ) {
+    fn apply_database_limits(&mut self, chunks: &mut Vec<NewChunk>, seqs: &mut Vec<u64>) {
         let (max_events, max_bytes) = (
             self.config.max_database_events,
             self.config.max_database_bytes,
@@ -527,7 +470,7 @@ impl Worker {
         if max_events.is_none() && max_bytes.is_none() {
             return;
         }
-        let over = |w: &Worker, chunks: &[(Vec<u8>, u32, i64)]| {
+        let over = |w: &Worker, chunks: &[NewChunk]| {
             let events = w.buffered_events + chunks.iter().map(|c| u64::from(c.1)).sum::<u64>();
             let bytes = w.buffered_bytes + chunks.iter().map(|c| c.0.len() as u64).sum::<u64>();
             max_events.is_some_and(|m| events > m) || max_bytes.is_some_and(|m| bytes > m)
@@ -568,7 +511,6 @@ impl Worker {
 
     /// Bookkeeping for a chunk removed without delivery (evicted or expired).
     fn forget_chunk(&mut self, id: i64, events: u64, bytes: u64) {
-        self.forget_recent_through(id);
         self.buffered_events = self.buffered_events.saturating_sub(events);
         self.buffered_bytes = self.buffered_bytes.saturating_sub(bytes);
         self.finish_chunks(&[id]);
@@ -639,7 +581,7 @@ impl Worker {
         let mut outcome: Result<(), (SendError, Option<Arc<Chunk>>, u32)> = Ok(());
         let mut handed_over = 0usize;
         'turn: while started.elapsed() < SEND_TURN {
-            let chunks = match self.next_chunks() {
+            let chunks = match self.buffer.fetch_after(self.sent_through_id, FETCH_CHUNKS) {
                 Ok(c) => c,
                 Err(e) => {
                     // Treated like a send failure: retried after the backoff,
@@ -734,7 +676,6 @@ impl Worker {
             tail.push(b'\n');
             count += 1;
         }
-        self.forget_recent_through(chunk.id);
         if let Err(e) = self.buffer.replace(chunk.id, &tail, count) {
             self.database_error("record a partial delivery", &e);
             return;
@@ -778,9 +719,6 @@ impl Worker {
             return;
         }
         let ids: Vec<i64> = chunks.iter().map(|c| c.0).collect();
-        if let Some(&last) = ids.iter().max() {
-            self.forget_recent_through(last);
-        }
         if let Err(e) = self.buffer.delete(&ids) {
             // The rows stay and would be sent again by the next process: report it.
             self.database_error("delete delivered events", &e);

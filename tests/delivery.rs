@@ -410,3 +410,39 @@ fn shutdown_returns_within_its_timeout_when_the_receiver_is_stalled() {
     );
     accepted.join().unwrap();
 }
+
+#[test]
+fn memory_buffer_outgrowing_its_tail_during_an_outage_delivers_everything_in_order() {
+    // ~60 MB of formatted events: beyond the 32 MiB a `:memory:` buffer holds
+    // outside SQLite, so the oldest chunks go through SQLite and back.
+    let port = free_port();
+    let client = Client::from_json(
+        config(
+            port,
+            json!({"stderr_errors": false, "max_queue_events": 200_000}),
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let pad = "p".repeat(300);
+    for i in 0..120_000u64 {
+        let ev = format!(r#"{{"message":"event {i}","seq":{i},"pad":"{pad}"}}"#);
+        client.emit_json(ev.as_bytes()).expect("accepted");
+    }
+    // Everything reaches the buffer while the receiver is down.
+    let deadline = Instant::now() + LONG;
+    while client.stats().buffered < 120_000 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(client.stats().buffered, 120_000);
+    let sink = TcpSink::start_on(port);
+    assert_eq!(client.flush(LONG), Ok(()));
+    let lines = sink.wait_for(120_000, LONG);
+    assert_eq!(seqs(&lines), (0..120_000).collect::<Vec<_>>());
+    let stats = client.stats();
+    assert_eq!(
+        (stats.sent, stats.dropped(), stats.database_errors),
+        (120_000, 0, 0)
+    );
+    client.shutdown(LONG).unwrap();
+}

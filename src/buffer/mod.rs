@@ -11,11 +11,25 @@
 mod fork_safety;
 mod lock;
 mod schema;
+mod tail;
 
 pub use lock::FileLock;
 
 use rusqlite::{params, Connection, ErrorCode};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tail::Tail;
+
+/// Bytes of the newest chunks a file buffer keeps in memory to send them
+/// without reading them back.
+const FILE_TAIL_BYTES: usize = 8 << 20;
+/// Bytes of chunks a `:memory:` buffer holds outside SQLite. Above the data a
+/// healthy TCP link has written but not yet confirmed (up to ~16 MiB, see
+/// transport/tcp.rs), so that a receiver keeping up means no SQLite work.
+const MEMORY_TAIL_BYTES: usize = 32 << 20;
+
+/// A chunk to store: its lines, event count and newest event time (Unix ms).
+pub type NewChunk = (Vec<u8>, u32, i64);
 
 /// One stored row: a batch of events in send order.
 #[derive(Debug, Clone)]
@@ -49,6 +63,16 @@ pub struct Buffer {
     conn: Connection,
     path: Option<PathBuf>,
     _lock: Option<FileLock>,
+    /// The newest chunks (see tail.rs): a copy of stored rows with a file,
+    /// the only copy with `:memory:` until spilled into SQLite.
+    tail: Tail,
+    /// Bytes the tail holds at most (beyond them: dropped from a file
+    /// buffer's copy, spilled into SQLite with `:memory:`).
+    tail_budget: usize,
+    /// The id the next chunk of a `:memory:` buffer gets (a file's come from SQLite).
+    next_id: i64,
+    /// Why moving chunks from the tail into SQLite failed (they stay in the tail).
+    spill_error: Option<rusqlite::Error>,
 }
 
 /// What opening a file database did besides opening it.
@@ -68,6 +92,10 @@ impl Buffer {
             conn,
             path: None,
             _lock: None,
+            tail: Tail::default(),
+            tail_budget: MEMORY_TAIL_BYTES,
+            next_id: 1,
+            spill_error: None,
         })
     }
 
@@ -99,6 +127,10 @@ impl Buffer {
                 conn,
                 path: Some(path.to_owned()),
                 _lock: Some(lock),
+                tail: Tail::default(),
+                tail_budget: FILE_TAIL_BYTES,
+                next_id: 0,
+                spill_error: None,
             },
             report,
         ))
@@ -121,16 +153,83 @@ impl Buffer {
         self.path.as_deref()
     }
 
-    /// Stores chunks in one transaction, returning their ids in order.
-    pub fn insert(&mut self, chunks: &[(Vec<u8>, u32, i64)]) -> rusqlite::Result<Vec<i64>> {
-        let tx = self.conn.transaction()?;
-        let mut ids = Vec::with_capacity(chunks.len());
+    /// Stores chunks, returning their ids in order; on success `chunks` is
+    /// left empty (they moved into the buffer), on an error it is untouched.
+    /// A file buffer writes them in one transaction. A `:memory:` buffer keeps
+    /// them in its tail and moves the oldest into SQLite once the tail is over
+    /// its budget.
+    pub fn insert(&mut self, chunks: &mut Vec<NewChunk>) -> rusqlite::Result<Vec<i64>> {
+        let ids = if self.is_durable() {
+            let rows = chunks.iter().map(|c| (None, c.0.as_slice(), c.1, c.2));
+            let ids = Self::insert_rows(&mut self.conn, rows)?;
+            for ((lines, count, newest_ms), &id) in chunks.drain(..).zip(&ids) {
+                self.tail.push(Arc::new(Chunk {
+                    id,
+                    lines,
+                    count,
+                    newest_ms,
+                }));
+            }
+            // The rows are in the file: the oldest copies can simply go.
+            while self.tail.bytes() > self.tail_budget {
+                self.tail.pop_front();
+            }
+            ids
+        } else {
+            let mut ids = Vec::with_capacity(chunks.len());
+            for (lines, count, newest_ms) in chunks.drain(..) {
+                let id = self.next_id;
+                self.next_id += 1;
+                ids.push(id);
+                self.tail.push(Arc::new(Chunk {
+                    id,
+                    lines,
+                    count,
+                    newest_ms,
+                }));
+            }
+            self.spill();
+            ids
+        };
+        Ok(ids)
+    }
+
+    /// `:memory:`: moves the oldest tail chunks into SQLite while the tail is
+    /// over its budget. On an error they stay in the tail (nothing is lost;
+    /// memory grows) and the error waits in `spill_error`.
+    fn spill(&mut self) {
+        if self.tail.bytes() <= self.tail_budget {
+            return;
+        }
+        let mut moving = Vec::new();
+        while self.tail.bytes() > self.tail_budget {
+            match self.tail.pop_front() {
+                Some(chunk) => moving.push(chunk),
+                None => break,
+            }
+        }
+        let rows = moving
+            .iter()
+            .map(|c| (Some(c.id), c.lines.as_slice(), c.count, c.newest_ms));
+        if let Err(e) = Self::insert_rows(&mut self.conn, rows) {
+            self.tail.restore_front(moving);
+            self.spill_error = Some(e);
+        }
+    }
+
+    /// Inserts rows (id: None lets SQLite choose) in one transaction.
+    fn insert_rows<'a>(
+        conn: &mut Connection,
+        rows: impl Iterator<Item = (Option<i64>, &'a [u8], u32, i64)>,
+    ) -> rusqlite::Result<Vec<i64>> {
+        let tx = conn.transaction()?;
+        let mut ids = Vec::new();
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO chunks (newest_ms, event_count, lines) VALUES (?1, ?2, ?3)",
+                "INSERT INTO chunks (id, newest_ms, event_count, lines) VALUES (?1, ?2, ?3, ?4)",
             )?;
-            for (lines, count, newest_ms) in chunks {
-                stmt.execute(params![newest_ms, count, lines])?;
+            for (id, lines, count, newest_ms) in rows {
+                stmt.execute(params![id, newest_ms, count, lines])?;
                 ids.push(tx.last_insert_rowid());
             }
         }
@@ -138,25 +237,54 @@ impl Buffer {
         Ok(ids)
     }
 
-    /// The oldest chunks with an id greater than `after_id`, at most `limit`.
-    pub fn fetch_after(&self, after_id: i64, limit: usize) -> rusqlite::Result<Vec<Chunk>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, lines, event_count, newest_ms FROM chunks WHERE id > ?1 ORDER BY id LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![after_id, limit as i64], |r| {
-            Ok(Chunk {
-                id: r.get(0)?,
-                lines: r.get(1)?,
-                count: r.get(2)?,
-                newest_ms: r.get(3)?,
-            })
-        })?;
-        rows.collect()
+    /// Why chunks could not be moved into SQLite lately, if they could not.
+    pub fn take_spill_error(&mut self) -> Option<rusqlite::Error> {
+        self.spill_error.take()
     }
 
-    /// Deletes delivered chunks.
+    /// The oldest chunks with an id greater than `after_id`, at most `limit`:
+    /// from the tail when it holds the next one, otherwise from SQLite.
+    pub fn fetch_after(&self, after_id: i64, limit: usize) -> rusqlite::Result<Vec<Arc<Chunk>>> {
+        let tail_from = self.tail.first_id();
+        if tail_from.is_some_and(|first| after_id >= first - 1) {
+            return Ok(self.tail.after(after_id, limit));
+        }
+        // Rows before the tail (with a file, the tail's rows are in SQLite too).
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, lines, event_count, newest_ms FROM chunks
+             WHERE id > ?1 AND id < ?2 ORDER BY id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![after_id, tail_from.unwrap_or(i64::MAX), limit as i64],
+            |r| {
+                Ok(Arc::new(Chunk {
+                    id: r.get(0)?,
+                    lines: r.get(1)?,
+                    count: r.get(2)?,
+                    newest_ms: r.get(3)?,
+                }))
+            },
+        )?;
+        let chunks: Vec<Arc<Chunk>> = rows.collect::<rusqlite::Result<_>>()?;
+        if chunks.is_empty() {
+            return Ok(self.tail.after(after_id, limit));
+        }
+        Ok(chunks)
+    }
+
+    /// Deletes chunks (delivered, evicted or expired). They leave the tail
+    /// even when SQLite fails (the caller reports it: the rows stay in the
+    /// file and the next process sends them again).
     pub fn delete(&mut self, ids: &[i64]) -> rusqlite::Result<()> {
-        if ids.is_empty() {
+        let durable = self.is_durable();
+        let mut rows: Vec<i64> = Vec::with_capacity(if durable { ids.len() } else { 0 });
+        for &id in ids {
+            // With :memory:, a chunk is either in the tail or in SQLite.
+            if !self.tail.remove(id) || durable {
+                rows.push(id);
+            }
+        }
+        if rows.is_empty() {
             return Ok(());
         }
         let tx = self.conn.transaction()?;
@@ -165,12 +293,12 @@ impl Buffer {
             // statement per run instead of one statement per row.
             let mut stmt = tx.prepare_cached("DELETE FROM chunks WHERE id BETWEEN ?1 AND ?2")?;
             let mut i = 0;
-            while i < ids.len() {
+            while i < rows.len() {
                 let mut j = i;
-                while j + 1 < ids.len() && ids[j + 1] == ids[j] + 1 {
+                while j + 1 < rows.len() && rows[j + 1] == rows[j] + 1 {
                     j += 1;
                 }
-                stmt.execute([ids[i], ids[j]])?;
+                stmt.execute([rows[i], rows[j]])?;
                 i = j + 1;
             }
         }
@@ -179,36 +307,56 @@ impl Buffer {
 
     /// Replaces a chunk's events by its undelivered tail (after a partial delivery).
     pub fn replace(&mut self, id: i64, lines: &[u8], count: u32) -> rusqlite::Result<()> {
-        self.conn
-            .prepare_cached("UPDATE chunks SET lines = ?2, event_count = ?3 WHERE id = ?1")?
-            .execute(params![id, lines, count])?;
+        if self.is_durable() || !self.tail.contains(id) {
+            self.conn
+                .prepare_cached("UPDATE chunks SET lines = ?2, event_count = ?3 WHERE id = ?1")?
+                .execute(params![id, lines, count])?;
+        }
+        if let Some(old) = self.tail.after(id - 1, 1).pop().filter(|c| c.id == id) {
+            self.tail.replace(Chunk {
+                id,
+                lines: lines.to_vec(),
+                count,
+                newest_ms: old.newest_ms,
+            });
+        }
         Ok(())
     }
 
-    /// Deletes chunks whose newest event was accepted before `cutoff_ms`;
     /// (id, events, bytes) of up to 1024 chunks below `below_id` whose newest
-    /// event was accepted before `cutoff_ms`, without reading their events.
+    /// event was accepted before `cutoff_ms`, oldest first, without reading
+    /// their events.
     pub fn expired_before(
         &self,
         cutoff_ms: i64,
         below_id: i64,
     ) -> rusqlite::Result<Vec<(i64, u64, u64)>> {
+        const LIMIT: usize = 1024;
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, event_count, length(lines) FROM chunks
-             WHERE newest_ms < ?1 AND id < ?2 ORDER BY id LIMIT 1024",
+             WHERE newest_ms < ?1 AND id < ?2 ORDER BY id LIMIT ?3",
         )?;
-        let rows = stmt.query_map([cutoff_ms, below_id], |r| {
+        let rows = stmt.query_map(params![cutoff_ms, below_id, LIMIT as i64], |r| {
             Ok((
                 r.get(0)?,
                 r.get::<_, i64>(1)? as u64,
                 r.get::<_, i64>(2)? as u64,
             ))
         })?;
-        rows.collect()
+        let mut victims: Vec<(i64, u64, u64)> = rows.collect::<rusqlite::Result<_>>()?;
+        if !self.is_durable() && victims.len() < LIMIT {
+            // The tail's ids all follow the rows spilled into SQLite.
+            victims.extend(
+                self.tail
+                    .expired_before(cutoff_ms, below_id, LIMIT - victims.len()),
+            );
+        }
+        Ok(victims)
     }
 
     pub fn totals(&self) -> rusqlite::Result<Totals> {
-        self.conn
+        let mut totals = self
+            .conn
             .prepare_cached(
                 "SELECT count(*), coalesce(sum(event_count),0), coalesce(sum(length(lines)),0) FROM chunks",
             )?
@@ -218,7 +366,14 @@ impl Buffer {
                     events: r.get::<_, i64>(1)? as u64,
                     bytes: r.get::<_, i64>(2)? as u64,
                 })
-            })
+            })?;
+        if !self.is_durable() {
+            let (events, bytes) = self.tail.totals();
+            totals.chunks += self.tail.len() as u64;
+            totals.events += events;
+            totals.bytes += bytes;
+        }
+        Ok(totals)
     }
 }
 
@@ -260,7 +415,9 @@ mod tests {
         let path = dir.path().join("q.db");
         {
             let (mut b, _) = Buffer::open_file(&path).unwrap();
-            let ids = b.insert(&[chunk("a\nb\n", 2), chunk("c\n", 1)]).unwrap();
+            let ids = b
+                .insert(&mut vec![chunk("a\nb\n", 2), chunk("c\n", 1)])
+                .unwrap();
             assert_eq!(ids.len(), 2);
             assert!(ids[0] < ids[1]);
             let got = b.fetch_after(0, 10).unwrap();
@@ -275,6 +432,77 @@ mod tests {
         let rest = b.fetch_after(0, 10).unwrap();
         b.replace(rest[0].id, b"", 0).unwrap();
         assert_eq!(b.totals().unwrap().events, 0);
+    }
+
+    #[test]
+    fn a_memory_buffer_spills_its_oldest_chunks_into_sqlite_and_reads_across_both() {
+        let mut b = Buffer::in_memory().unwrap();
+        b.tail_budget = 8;
+        let stored_rows = |b: &Buffer| -> i64 {
+            b.conn
+                .query_row("SELECT count(*) FROM chunks", [], |r| r.get(0))
+                .unwrap()
+        };
+        let ids = b
+            .insert(&mut vec![
+                (b"a\n".to_vec(), 1, 10),
+                (b"b\nc\n".to_vec(), 2, 20),
+                (b"d\n".to_vec(), 1, 30),
+            ])
+            .unwrap();
+        assert_eq!(ids, vec![1, 2, 3]);
+        assert_eq!(stored_rows(&b), 0, "within the budget: nothing in SQLite");
+        b.insert(&mut vec![(b"e\nf\n".to_vec(), 2, 40)]).unwrap();
+        assert_eq!(stored_rows(&b), 2, "the two oldest chunks spilled");
+        assert_eq!(b.totals().unwrap().events, 6);
+        assert_eq!(b.totals().unwrap().chunks, 4);
+        // Reads go across SQLite and the tail in id order.
+        let order: Vec<i64> = (0..4)
+            .scan(0, |after, _| {
+                let next = b.fetch_after(*after, 1).unwrap().pop()?.id;
+                *after = next;
+                Some(next)
+            })
+            .collect();
+        assert_eq!(order, vec![1, 2, 3, 4]);
+        assert_eq!(b.fetch_after(1, 10).unwrap()[0].id, 2);
+        // Expiry, replace and delete reach both places.
+        let expired: Vec<i64> = b
+            .expired_before(35, i64::MAX)
+            .unwrap()
+            .iter()
+            .map(|v| v.0)
+            .collect();
+        assert_eq!(expired, vec![1, 2, 3]);
+        b.replace(2, b"c\n", 1).unwrap();
+        b.replace(4, b"f\n", 1).unwrap();
+        assert_eq!(b.totals().unwrap().events, 4);
+        b.delete(&[1, 2, 3]).unwrap();
+        assert_eq!(stored_rows(&b), 0);
+        let rest = b.fetch_after(0, 10).unwrap();
+        assert_eq!((rest.len(), rest[0].lines.as_slice()), (1, &b"f\n"[..]));
+        assert!(b.take_spill_error().is_none());
+    }
+
+    #[test]
+    fn a_file_buffer_sends_its_newest_rows_from_memory_and_older_ones_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.db");
+        let (mut b, _) = Buffer::open_file(&path).unwrap();
+        b.tail_budget = 4;
+        b.insert(&mut vec![
+            (b"a\n".to_vec(), 1, 10),
+            (b"b\n".to_vec(), 1, 20),
+        ])
+        .unwrap();
+        b.insert(&mut vec![(b"c\nd\n".to_vec(), 2, 30)]).unwrap();
+        assert_eq!(b.tail.len(), 1, "older copies dropped, rows kept");
+        assert_eq!(b.totals().unwrap().events, 4);
+        let all = b.fetch_after(0, 10).unwrap();
+        assert_eq!(all.len(), 2, "the rows before the tail first");
+        assert_eq!(b.fetch_after(all[1].id, 10).unwrap()[0].lines, b"c\nd\n");
+        b.delete(&[3]).unwrap();
+        assert_eq!(b.totals().unwrap().events, 2, "deleted from the file too");
     }
 
     #[test]
@@ -300,7 +528,7 @@ mod tests {
     #[test]
     fn expired_chunks_are_found_without_their_events() {
         let mut b = Buffer::in_memory().unwrap();
-        b.insert(&[
+        b.insert(&mut vec![
             (b"a\n".to_vec(), 1, 10),
             (b"b\nc\n".to_vec(), 2, 20),
             (b"d\n".to_vec(), 1, 30),
