@@ -8,6 +8,7 @@
 //! Rows are deleted only after delivery; a chunk that was in flight when the
 //! process died is simply still there at the next start and is sent again.
 
+mod checkpoint;
 mod fork_safety;
 mod lock;
 mod schema;
@@ -60,6 +61,11 @@ pub struct Totals {
 }
 
 pub struct Buffer {
+    // Drop order: the checkpoint thread's connection, then ours (the last one
+    // checkpoints and removes the WAL), then the lock.
+    /// File buffers: checkpoints off the worker thread (None: SQLite's
+    /// auto-checkpoint, when the thread could not start).
+    checkpointer: Option<checkpoint::Checkpointer>,
     conn: Connection,
     path: Option<PathBuf>,
     _lock: Option<FileLock>,
@@ -73,6 +79,11 @@ pub struct Buffer {
     next_id: i64,
     /// Why moving chunks from the tail into SQLite failed (they stay in the tail).
     spill_error: Option<rusqlite::Error>,
+    /// Bytes inserted since the checkpointer was last asked to run.
+    unkicked_bytes: u64,
+    /// checkpoint::KICK_BYTES and HARD_WAL_BYTES (smaller in tests).
+    wal_kick_bytes: u64,
+    wal_hard_bytes: u64,
 }
 
 /// What opening a file database did besides opening it.
@@ -96,6 +107,10 @@ impl Buffer {
             tail_budget: MEMORY_TAIL_BYTES,
             next_id: 1,
             spill_error: None,
+            checkpointer: None,
+            unkicked_bytes: 0,
+            wal_kick_bytes: checkpoint::KICK_BYTES,
+            wal_hard_bytes: checkpoint::HARD_WAL_BYTES,
         })
     }
 
@@ -122,6 +137,8 @@ impl Buffer {
             }
             Err(e) => return Err(format!("database_path {}: {e}", path.display())),
         };
+        let checkpointer = Self::start_checkpointer(&conn, path)
+            .map_err(|e| format!("database_path {}: {e}", path.display()))?;
         Ok((
             Buffer {
                 conn,
@@ -131,9 +148,55 @@ impl Buffer {
                 tail_budget: FILE_TAIL_BYTES,
                 next_id: 0,
                 spill_error: None,
+                checkpointer,
+                unkicked_bytes: 0,
+                wal_kick_bytes: checkpoint::KICK_BYTES,
+                wal_hard_bytes: checkpoint::HARD_WAL_BYTES,
             },
             report,
         ))
+    }
+
+    /// Moves checkpoints to their own thread (see checkpoint.rs); without
+    /// the thread SQLite's auto-checkpoint stays on.
+    fn start_checkpointer(
+        conn: &Connection,
+        path: &Path,
+    ) -> rusqlite::Result<Option<checkpoint::Checkpointer>> {
+        conn.execute_batch(&format!(
+            "PRAGMA journal_size_limit={};",
+            checkpoint::WAL_SIZE_LIMIT
+        ))?;
+        match checkpoint::Checkpointer::start(path) {
+            Ok(c) => {
+                conn.execute_batch("PRAGMA wal_autocheckpoint=0;")?;
+                Ok(Some(c))
+            }
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// After a commit of `bytes`: asks for a background checkpoint every
+    /// KICK_BYTES, and checkpoints here when the WAL is past its hard bound.
+    fn wrote(&mut self, bytes: u64) {
+        let Some(checkpointer) = &self.checkpointer else {
+            return;
+        };
+        self.unkicked_bytes += bytes;
+        if self.unkicked_bytes < self.wal_kick_bytes {
+            return;
+        }
+        self.unkicked_bytes = 0;
+        let mut wal = self.path.clone().unwrap_or_default().into_os_string();
+        wal.push("-wal");
+        let wal_bytes = std::fs::metadata(&wal).map_or(0, |m| m.len());
+        if wal_bytes > self.wal_hard_bytes {
+            // The writer checkpointing: nothing is appended meanwhile, so
+            // this one can copy the whole log and let the next write restart it.
+            let _ = checkpoint::passive(&self.conn);
+        } else {
+            checkpointer.kick();
+        }
     }
 
     fn open_checked(path: &Path) -> rusqlite::Result<Connection> {
@@ -162,6 +225,7 @@ impl Buffer {
         let ids = if self.is_durable() {
             let rows = chunks.iter().map(|c| (None, c.0.as_slice(), c.1, c.2));
             let ids = Self::insert_rows(&mut self.conn, rows)?;
+            self.wrote(chunks.iter().map(|c| c.0.len() as u64).sum());
             for ((lines, count, newest_ms), &id) in chunks.drain(..).zip(&ids) {
                 self.tail.push(Arc::new(Chunk {
                     id,
@@ -503,6 +567,40 @@ mod tests {
         assert_eq!(b.fetch_after(all[1].id, 10).unwrap()[0].lines, b"c\nd\n");
         b.delete(&[3]).unwrap();
         assert_eq!(b.totals().unwrap().events, 2, "deleted from the file too");
+    }
+
+    #[test]
+    fn checkpoints_keep_the_wal_bounded_and_the_rows_survive() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.db");
+        let wal = dir.path().join("q.db-wal");
+        let (mut b, _) = Buffer::open_file(&path).unwrap();
+        assert!(
+            b.checkpointer.is_some(),
+            "checkpoints run on their own thread"
+        );
+        b.wal_kick_bytes = 256 << 10;
+        b.wal_hard_bytes = 2 << 20;
+        let row = vec![b'x'; 60_000];
+        let mut largest_wal = 0;
+        let mut kept = Vec::new();
+        for i in 0..300 {
+            let ids = b.insert(&mut vec![(row.clone(), 1, i)]).unwrap();
+            // Like the worker: most rows are delivered and deleted soon after.
+            if i % 10 == 0 {
+                kept.extend(ids);
+            } else {
+                b.delete(&ids).unwrap();
+            }
+            largest_wal = largest_wal.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        }
+        // 18 MB went through the WAL; the hard bound plus a kick's worth of
+        // frames (and one big frame per page) is all it may hold.
+        assert!(largest_wal < (4 << 20), "WAL grew to {largest_wal} bytes");
+        drop(b);
+        let (b, _) = Buffer::open_file(&path).unwrap();
+        assert_eq!(b.totals().unwrap().events, kept.len() as u64);
+        assert_eq!(b.fetch_after(0, 1000).unwrap().len(), kept.len());
     }
 
     #[test]
