@@ -60,8 +60,7 @@ impl Sink {
                                 match stream.read(&mut buf) {
                                     Ok(0) => break,
                                     Ok(n) => {
-                                        let count =
-                                            buf[..n].iter().filter(|&&b| b == b'\n').count();
+                                        let count = memchr::memchr_iter(b'\n', &buf[..n]).count();
                                         l3.fetch_add(count as u64, Ordering::Relaxed);
                                     }
                                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -104,6 +103,24 @@ fn peak_rss_mb() -> f64 {
         .and_then(|kb| kb.parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
+}
+
+/// CPU seconds this process's threads named `name` have run (from
+/// /proc/self/task/*/schedstat): CPU per event is much less noisy on a shared
+/// machine than wall-clock rates.
+fn thread_cpu_seconds(name: &str) -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == name)
+        })
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .sum::<f64>()
+        / 1e9
 }
 
 fn config(port: u16, extra: &str) -> String {
@@ -295,6 +312,7 @@ fn scenario(name: &str, n: u64) -> Vec<Row> {
             let flushed = client.flush(Duration::from_secs(300));
             let ok = sink.wait_for(n, Duration::from_secs(60));
             let rate = n as f64 / started.elapsed().as_secs_f64();
+            let worker_ns = thread_cpu_seconds("logstash-async") * 1e9 / n as f64;
             let _ = client.shutdown(Duration::from_secs(10));
             let label = if name == "file" {
                 "end to end, file buffer (WAL)"
@@ -308,6 +326,12 @@ fn scenario(name: &str, n: u64) -> Vec<Row> {
             };
             vec![
                 Row(label.into(), rate, "events/s", note),
+                Row(
+                    format!("worker CPU per event, {name}"),
+                    worker_ns,
+                    "ns/event",
+                    String::new(),
+                ),
                 Row(
                     format!("peak RSS, {name}"),
                     peak_rss_mb(),

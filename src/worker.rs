@@ -129,6 +129,8 @@ pub struct Worker {
     last_ingest: Instant,
     /// Most events the worker stores in one row (see `row_events`).
     row_events: usize,
+    /// Bytes to reserve for a new row (the size of recent ones).
+    row_hint: usize,
 }
 
 /// Most events per stored row. A TCP/TLS stream or UDP datagrams look the
@@ -183,6 +185,7 @@ impl Worker {
             spare: VecDeque::new(),
             last_ingest: now,
             row_events,
+            row_hint: 4096,
         }
     }
 
@@ -272,7 +275,7 @@ impl Worker {
             prev_last_seq: self.assigned_seq,
         };
         let mut all_stored = true;
-        let mut current: NewChunk = (Vec::new(), 0, 0);
+        let mut current: NewChunk = (Vec::with_capacity(self.row_hint), 0, 0);
         // Drained events not yet released back to the queue's capacity.
         let mut unreleased = 0usize;
         // Blocks consumed, handed back to the queue with each release: the
@@ -314,7 +317,11 @@ impl Worker {
                         && current.0.len() >= BIG_ROW_BYTES)
                 {
                     group.bytes += current.0.len();
-                    group.chunks.push(std::mem::take(&mut current));
+                    // The next row is sized like this one: growing a row by
+                    // doubling copied it about twice over.
+                    self.row_hint = (current.0.len() + current.0.len() / 8).min(MAX_CHUNK_BYTES);
+                    let next = (Vec::with_capacity(self.row_hint), 0, 0);
+                    group.chunks.push(std::mem::replace(&mut current, next));
                     group.seqs.push(seq);
                     if group.bytes >= INGEST_GROUP_BYTES {
                         all_stored &= self.store_group(&mut group);
