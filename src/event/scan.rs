@@ -18,14 +18,21 @@ use super::MAX_DEPTH;
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Invalid;
 
-/// A member of the top-level object: its key as written between the quotes
-/// (escapes not decoded) and its value's text (no surrounding whitespace).
+/// A member of the top-level object: its key as written, quotes included
+/// (escapes not decoded), and its value's text (no surrounding whitespace).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Member<'a> {
-    pub key: &'a str,
+    pub key_json: &'a str,
     /// The key holds a backslash escape: decode it before use.
     pub key_escaped: bool,
     pub value: &'a str,
+}
+
+impl<'a> Member<'a> {
+    /// The key between its quotes.
+    pub fn key(&self) -> &'a str {
+        &self.key_json[1..self.key_json.len() - 1]
+    }
 }
 
 /// Checks `text` and calls `member` for each member of a top-level object, in
@@ -83,7 +90,7 @@ pub(crate) fn scan<'a>(text: &'a str, mut member: impl FnMut(Member<'a>)) -> Res
             let in_object = objects & (1 << (depth - 1)) != 0;
             if depth == 1 && in_object {
                 member(Member {
-                    key: &text[key.0..key.1],
+                    key_json: &text[key.0..key.1],
                     key_escaped,
                     value: &text[value_start..i],
                 });
@@ -120,13 +127,13 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 }
 
 /// Reads `"key" :` at b[*i] and the whitespace after it; returns the key's
-/// range between the quotes and whether it holds escapes.
+/// range (quotes included) and whether it holds escapes.
 fn object_key(b: &[u8], i: &mut usize) -> Result<((usize, usize), bool), Invalid> {
     if b.get(*i) != Some(&b'"') {
         return Err(Invalid);
     }
     let (end, escaped) = string(b, *i)?;
-    let range = (*i + 1, end - 1);
+    let range = (*i, end);
     let colon = skip_ws(b, end);
     if b.get(colon) != Some(&b':') {
         return Err(Invalid);
