@@ -418,6 +418,26 @@ fn scenario(name: &str, n: u64) -> Vec<Row> {
                 String::new(),
             )]
         }
+        "validate" => {
+            // Caller CPU per event for emit's validation (UTF-8, JSON syntax,
+            // depth, surrogates, number range), no queue: the best of 5 rounds.
+            let events: Vec<Vec<u8>> = (0..1000).map(event).collect();
+            let mut best = f64::MAX;
+            for _ in 0..5 {
+                let started = Instant::now();
+                for i in 0..n {
+                    let ev = std::hint::black_box(&events[(i % 1000) as usize]);
+                    logstash_async::event::validate(ev, 1 << 20).unwrap();
+                }
+                best = best.min(started.elapsed().as_secs_f64() * 1e9 / n as f64);
+            }
+            vec![Row(
+                "validate, 200-byte event (caller CPU)".into(),
+                best,
+                "ns/event",
+                String::new(),
+            )]
+        }
         other => panic!("unknown scenario {other}"),
     };
     let _ = std::fs::remove_dir_all(&dir);
@@ -463,6 +483,7 @@ fn main() {
         "file",
         "outage",
         "format",
+        "validate",
     ];
     let mut rows: Vec<(String, f64, String, String)> = Vec::new();
     for name in names {

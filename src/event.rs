@@ -7,13 +7,14 @@
 
 use crate::config::Config;
 use crate::result::ResultCode;
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
+
+mod scan;
 
 /// An event accepted by emit, waiting in the in-memory queue.
 #[derive(Debug)]
@@ -48,30 +49,26 @@ impl<'a> From<&'a AcceptedEvent> for EventRef<'a> {
 /// Validates any JSON value (an event, or a set_extra value that joins every
 /// later event): size, UTF-8, syntax, depth, surrogates and number range.
 pub fn validate_value(bytes: &[u8], max_bytes: usize) -> Result<(), ResultCode> {
-    if bytes.len() > max_bytes {
-        return Err(ResultCode::LOGSTASH_ASYNC_EVENT_TOO_LARGE);
-    }
-    if std::str::from_utf8(bytes).is_err() {
-        return Err(ResultCode::LOGSTASH_ASYNC_INVALID_UTF8);
-    }
-    // IgnoredAny checks the syntax without building a tree (and without
-    // recursion); the structure scan adds what it lets through.
-    if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err()
-        || nesting_depth(bytes) > MAX_DEPTH
-    {
-        return Err(ResultCode::LOGSTASH_ASYNC_INVALID_JSON);
-    }
-    Ok(())
+    check(bytes, max_bytes).map(|_| ())
 }
 
 /// Validates an event on the caller's thread: size, UTF-8, JSON, object.
 /// Each failure has its own result code; nothing is allocated on success.
 pub fn validate(bytes: &[u8], max_event_bytes: usize) -> Result<(), ResultCode> {
-    validate_value(bytes, max_event_bytes)?;
-    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => Ok(()),
-        _ => Err(ResultCode::LOGSTASH_ASYNC_NOT_AN_OBJECT),
+    match check(bytes, max_event_bytes)? {
+        true => Ok(()),
+        false => Err(ResultCode::LOGSTASH_ASYNC_NOT_AN_OBJECT),
     }
+}
+
+/// Two passes: the standard UTF-8 check, then scan's one pass over the JSON
+/// (syntax, depth, surrogates, numbers). Returns whether it is an object.
+fn check(bytes: &[u8], max_bytes: usize) -> Result<bool, ResultCode> {
+    if bytes.len() > max_bytes {
+        return Err(ResultCode::LOGSTASH_ASYNC_EVENT_TOO_LARGE);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| ResultCode::LOGSTASH_ASYNC_INVALID_UTF8)?;
+    scan::scan(text, |_| {}).map_err(|_| ResultCode::LOGSTASH_ASYNC_INVALID_JSON)
 }
 
 /// Deepest nesting of arrays and objects accepted in an event. The layout adds
@@ -79,79 +76,6 @@ pub fn validate(bytes: &[u8], max_event_bytes: usize) -> Result<(), ResultCode> 
 /// must stay within the 128 levels that common JSON parsers (serde_json's
 /// default, many receivers) accept. Found by tests/fuzz.rs.
 pub const MAX_DEPTH: usize = 100;
-
-/// The deepest nesting of `[`/`{` outside strings, in one pass without recursion.
-fn nesting_depth(json: &[u8]) -> usize {
-    structure(json).unwrap_or(usize::MAX)
-}
-
-/// One pass over syntactically valid JSON: the deepest nesting of `[`/`{`
-/// outside strings, or None when a string holds an unpaired UTF-16 surrogate
-/// escape (`"\ud83d"` alone) or a number overflows f64 (`1e999`): both pass
-/// serde_json's syntax check but strict parsers downstream reject them (found
-/// by tests/fuzz.rs). No recursion.
-fn structure(json: &[u8]) -> Option<usize> {
-    let hex4 = |at: usize| -> Option<u16> {
-        let digits = json.get(at..at + 4)?;
-        u16::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
-    };
-    let (mut depth, mut max, mut in_string) = (0usize, 0usize, false);
-    let mut i = 0;
-    while i < json.len() {
-        let b = json[i];
-        if in_string {
-            match b {
-                b'\\' if json.get(i + 1) == Some(&b'u') => {
-                    let unit = hex4(i + 2)?;
-                    i += 6;
-                    if (0xD800..0xDC00).contains(&unit) {
-                        // A high surrogate must be followed by a low one.
-                        let low = (json.get(i) == Some(&b'\\') && json.get(i + 1) == Some(&b'u'))
-                            .then(|| hex4(i + 2))
-                            .flatten()?;
-                        if !(0xDC00..0xE000).contains(&low) {
-                            return None;
-                        }
-                        i += 6;
-                    } else if (0xDC00..0xE000).contains(&unit) {
-                        return None;
-                    }
-                    continue;
-                }
-                b'\\' => i += 1,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            i += 1;
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            b'-' | b'0'..=b'9' => {
-                // A number beyond f64 (1e999) is valid JSON that most parsers
-                // (and the ECS layout) refuse: reject it here, not on the worker.
-                let end = json[i..]
-                    .iter()
-                    .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
-                    .map_or(json.len(), |n| i + n);
-                let text = std::str::from_utf8(&json[i..end]).ok()?;
-                if !text.parse::<f64>().ok()?.is_finite() {
-                    return None;
-                }
-                i = end;
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    Some(max)
-}
 
 /// Top-level field names of the Logstash layout; every other key of an event
 /// moves under `extra_prefix` (python-logstash-async's FORMATTER_LOGSTASH_MESSAGE_FIELD_LIST).
@@ -215,13 +139,36 @@ pub struct Formatter {
     dynamic_extra: BTreeMap<String, Box<RawValue>>,
     /// Built-ins, static extra and set_extra merged (later wins), sorted by key;
     /// rebuilt only when set_extra changes something.
-    base_extra: Vec<(String, String)>,
+    base_extra: Vec<BaseExtra>,
     ensure_ascii: bool,
     /// The last thread name seen and its JSON form (events come in runs from
     /// one thread, so escaping it once per run is enough).
     thread_cache: RefCell<(Option<Arc<str>>, String)>,
     /// The last second formatted ("YYYY-MM-DDTHH:MM:SS.") and its Unix second.
     second_cache: RefCell<(i64, Vec<u8>)>,
+    /// The event's extra fields of the last call, emptied: its allocation is
+    /// reused, so that formatting an event allocates nothing.
+    scratch: RefCell<Vec<ExtraField<'static>>>,
+}
+
+/// One merged extra field of the configuration and set_extra.
+struct BaseExtra {
+    key: String,
+    /// `"key":`, serialised once.
+    json_key: String,
+    value: String,
+}
+
+/// One extra field of an event: its key (decoded only when it holds
+/// escapes) and its value's JSON text, both borrowed from the event.
+type ExtraField<'a> = (Cow<'a, str>, &'a str);
+
+/// Empties a vector and hands its allocation on to a vector of another
+/// lifetime (collecting a vec::IntoIter into elements of the same size and
+/// alignment reuses its buffer; nothing is ever mapped).
+fn recycle<'b>(mut fields: Vec<ExtraField<'_>>) -> Vec<ExtraField<'b>> {
+    fields.clear();
+    fields.into_iter().map(|_| unreachable!()).collect()
 }
 
 /// Index of `message`, `level` and `@timestamp` in TOP_LEVEL_FIELDS.
@@ -231,55 +178,15 @@ fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
-/// The top-level members of one event, keys borrowed from its text unless
-/// they contain escapes; no tree is built.
-struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string key")
-            }
-            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Members<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some((Key(k), v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
-                    // Duplicate keys: the last one wins, as in most JSON parsers.
-                    match members
-                        .iter_mut()
-                        .find(|(mk, _): &&mut (Cow<str>, &RawValue)| *mk == k)
-                    {
-                        Some(slot) => slot.1 = v,
-                        None => members.push((k, v)),
-                    }
-                }
-                Ok(Members(members))
-            }
-        }
-        d.deserialize_map(V)
+/// A member's key: borrowed unless it holds escapes (then decoded, like any
+/// JSON parser would; None if that fails, which scan's check rules out).
+fn member_key<'a>(member: &scan::Member<'a>) -> Option<Cow<'a, str>> {
+    if member.key_escaped {
+        serde_json::from_str::<String>(member.key_json)
+            .ok()
+            .map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(member.key()))
     }
 }
 
@@ -317,6 +224,7 @@ impl Formatter {
             ensure_ascii: config.ensure_ascii,
             thread_cache: RefCell::new((None, String::new())),
             second_cache: RefCell::new((i64::MIN, Vec::new())),
+            scratch: RefCell::new(Vec::new()),
         };
         f.rebuild_base_extra();
         f
@@ -331,7 +239,15 @@ impl Formatter {
         }
         self.base_extra = merged
             .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .map(|(k, v)| {
+                let mut json_key = Vec::new();
+                write_key(&mut json_key, k);
+                BaseExtra {
+                    key: k.to_owned(),
+                    json_key: String::from_utf8(json_key).expect("serialised key is UTF-8"),
+                    value: v.to_owned(),
+                }
+            })
             .collect();
     }
 
@@ -369,35 +285,12 @@ impl Formatter {
         ]);
     }
 
-    /// Appends one formatted event (no trailing newline) to `out`.
+    /// Appends one formatted event (no trailing newline) to `out`. The event
+    /// must pass `validate` (every queued event did); any other input is
+    /// refused with an error and nothing appended.
     pub fn format<'a>(&self, ev: impl Into<EventRef<'a>>, out: &mut Vec<u8>) -> Result<(), String> {
         let ev: EventRef<'a> = ev.into();
-        // One UTF-8 check of the whole event, then a parser that trusts it
-        // (from_slice re-checks every string it meets).
         let text = std::str::from_utf8(ev.json).map_err(|e| e.to_string())?;
-        let Members(members) = serde_json::from_str(text).map_err(|e| e.to_string())?;
-
-        // Top-level fields: the defaults, overridden by the event.
-        let mut top: [Option<&str>; 11] = std::array::from_fn(|i| self.defaults[i].as_deref());
-        // The event's extra fields, then merged with base_extra.
-        let mut event_extra: Vec<(&str, &str)> = Vec::with_capacity(members.len());
-        let mut nested = Vec::new();
-        for (k, v) in &members {
-            if let Some(i) = top_level_index(k) {
-                top[i] = Some(v.get());
-            } else if Some(k.as_ref()) == self.extra_prefix.as_deref() && v.get().starts_with('{') {
-                // An event that nests its extras under the prefix itself: merge them.
-                if let Ok(Members(inner)) = serde_json::from_str::<Members>(v.get()) {
-                    nested = inner;
-                }
-            } else {
-                event_extra.push((k.as_ref(), v.get()));
-            }
-        }
-        for (k, v) in &nested {
-            event_extra.push((k.as_ref(), v.get()));
-        }
-
         {
             let mut cache = self.thread_cache.borrow_mut();
             if !cache
@@ -410,13 +303,57 @@ impl Formatter {
         }
         // Borrowed for the rest of the call: no copy of the name per event.
         let thread_cache = self.thread_cache.borrow();
-        if !event_extra.iter().any(|(k, _)| *k == "thread_name") {
-            event_extra.push(("thread_name", &thread_cache.1));
+
+        // Top-level fields: the defaults, overridden by the event (the last
+        // of duplicate keys wins, as in most JSON parsers).
+        let mut top: [Option<&str>; 11] = std::array::from_fn(|i| self.defaults[i].as_deref());
+        // The event's extra fields, in text order, duplicates included.
+        let mut event_extra: Vec<ExtraField> = recycle(self.scratch.take());
+        let mut prefixed = None;
+        let mut bad_key = false;
+        // One pass checks the event and splits its members (no tree).
+        let is_object = scan::scan(text, |m| {
+            let Some(key) = member_key(&m) else {
+                bad_key = true;
+                return;
+            };
+            if let Some(i) = top_level_index(&key) {
+                top[i] = Some(m.value);
+            } else if Some(&*key) == self.extra_prefix.as_deref() {
+                prefixed = Some((key, m.value));
+            } else {
+                event_extra.push((key, m.value));
+            }
+        })
+        .map_err(|_| "not a valid JSON event".to_owned())?;
+        if !is_object || bad_key {
+            return Err("not a valid JSON object".to_owned());
         }
-        // Later entries win on equal keys (nested extras over plain ones).
-        event_extra.reverse();
-        event_extra.sort_by(|a, b| a.0.cmp(b.0));
-        event_extra.dedup_by(|later, earlier| later.0 == earlier.0);
+        if let Some((key, value)) = prefixed {
+            if value.starts_with('{') {
+                // An event that nests its extras under the prefix itself:
+                // merge them (they win over the plain ones: pushed later).
+                let _ = scan::scan(value, |m| {
+                    if let Some(key) = member_key(&m) {
+                        event_extra.push((key, m.value));
+                    }
+                });
+            } else {
+                event_extra.push((key, value));
+            }
+        }
+        if !event_extra.iter().any(|(k, _)| k == "thread_name") {
+            event_extra.push((Cow::Borrowed("thread_name"), &thread_cache.1));
+        }
+        // Sorted by key; of equal keys the one pushed last wins.
+        event_extra.sort_by(|a, b| a.0.cmp(&b.0));
+        event_extra.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                std::mem::swap(later, earlier);
+            }
+            same
+        });
 
         let start = out.len();
         out.push(b'{');
@@ -427,12 +364,12 @@ impl Formatter {
                 write_key(out, prefix);
                 out.push(b'{');
                 let mut first = true;
-                merge_sorted(&self.base_extra, &event_extra, |k, v| {
+                merge_sorted(&self.base_extra, &event_extra, |_, key, v| {
                     if !first {
                         out.push(b',');
                     }
                     first = false;
-                    write_key(out, k);
+                    key.write(out);
                     out.extend_from_slice(v.as_bytes());
                 });
                 out.push(b'}');
@@ -440,27 +377,26 @@ impl Formatter {
             None => {
                 // No prefix: extras join the top level and, as in Python's
                 // message.update(extra), override same-named fields.
-                let mut rest: Vec<(&str, &str)> = Vec::new();
-                merge_sorted(
-                    &self.base_extra,
-                    &event_extra,
-                    |k, v| match top_level_index(k) {
-                        Some(i) => top[i] = Some(v),
-                        None => rest.push((k, v)),
-                    },
-                );
+                merge_sorted(&self.base_extra, &event_extra, |name, _, v| {
+                    if let Some(i) = top_level_index(name) {
+                        top[i] = Some(v);
+                    }
+                });
                 self.write_top(ev.unix_ms, &top, out);
-                for (k, v) in rest {
-                    out.push(b',');
-                    write_key(out, k);
-                    out.extend_from_slice(v.as_bytes());
-                }
+                merge_sorted(&self.base_extra, &event_extra, |name, key, v| {
+                    if top_level_index(name).is_none() {
+                        out.push(b',');
+                        key.write(out);
+                        out.extend_from_slice(v.as_bytes());
+                    }
+                });
             }
         }
         out.push(b'}');
         if self.ensure_ascii {
             escape_non_ascii(out, start);
         }
+        *self.scratch.borrow_mut() = recycle(event_extra);
         Ok(())
     }
 
@@ -485,16 +421,43 @@ impl Formatter {
     }
 }
 
-/// Visits the union of two key-sorted lists in key order; `b` wins on equal keys.
+/// How a merged extra field's key is written.
+#[derive(Clone, Copy)]
+enum KeyOut<'a> {
+    /// Already serialised with its colon (the configuration's extras).
+    Serialised(&'a str),
+    /// As it stood in the event, without escapes: valid between quotes.
+    Plain(&'a str),
+    /// Decoded from escapes: serialised again.
+    Decoded(&'a str),
+}
+
+impl KeyOut<'_> {
+    fn write(self, out: &mut Vec<u8>) {
+        match self {
+            KeyOut::Serialised(json) => out.extend_from_slice(json.as_bytes()),
+            KeyOut::Plain(key) => {
+                out.reserve(key.len() + 3);
+                out.push(b'"');
+                out.extend_from_slice(key.as_bytes());
+                out.extend_from_slice(b"\":");
+            }
+            KeyOut::Decoded(key) => write_key(out, key),
+        }
+    }
+}
+
+/// Visits the union of two key-sorted lists in key order (name, key, value);
+/// `b` wins on equal keys.
 fn merge_sorted<'a>(
-    a: &'a [(String, String)],
-    b: &[(&'a str, &'a str)],
-    mut visit: impl FnMut(&'a str, &'a str),
+    a: &'a [BaseExtra],
+    b: &'a [ExtraField<'a>],
+    mut visit: impl FnMut(&'a str, KeyOut<'a>, &'a str),
 ) {
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
         let take_b = match (a.get(i), b.get(j)) {
-            (Some(x), Some(y)) => match x.0.as_str().cmp(y.0) {
+            (Some(x), Some(y)) => match x.key.as_str().cmp(&y.0) {
                 std::cmp::Ordering::Less => false,
                 std::cmp::Ordering::Greater => true,
                 std::cmp::Ordering::Equal => {
@@ -506,10 +469,16 @@ fn merge_sorted<'a>(
             _ => true,
         };
         if take_b {
-            visit(b[j].0, b[j].1);
+            let (key, value) = &b[j];
+            let out = match key {
+                Cow::Borrowed(k) => KeyOut::Plain(k),
+                Cow::Owned(k) => KeyOut::Decoded(k),
+            };
+            visit(key, out, value);
             j += 1;
         } else {
-            visit(&a[i].0, &a[i].1);
+            let x = &a[i];
+            visit(&x.key, KeyOut::Serialised(&x.json_key), &x.value);
             i += 1;
         }
     }
@@ -694,7 +663,9 @@ mod tests {
         );
         let ok = format!("{{\"a\":{}{}}}", "[".repeat(99), "]".repeat(99));
         assert_eq!(validate(ok.as_bytes(), usize::MAX), Ok(()));
-        assert_eq!(nesting_depth(br#"{"a":"[[[{{\"]]"}"#), 1);
+        // Brackets inside strings do not nest.
+        let quoted = format!("{{\"a\":\"{}\"}}", "[{".repeat(200));
+        assert_eq!(validate(quoted.as_bytes(), usize::MAX), Ok(()));
         assert_eq!(validate(br#"{"a":"\ud83d\ude00 ok"}"#, 100), Ok(()));
         assert_eq!(
             validate(br#"{"a":"\ud83d alone"}"#, 100),

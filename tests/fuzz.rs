@@ -9,10 +9,13 @@
 //!
 //! `LOGSTASH_ASYNC_FUZZ_ITERATIONS` raises the count (default 20,000 per target).
 
-use logstash_async::event::{validate, AcceptedEvent};
+use logstash_async::event::{validate, validate_value, AcceptedEvent};
 use logstash_async::layout::Layout;
 use logstash_async::Config;
 use std::sync::Arc;
+
+#[path = "reference/validate_v1.rs"]
+mod reference;
 
 /// xorshift64*: reproducible, good enough to pick mutations.
 struct Rng(u64);
@@ -171,6 +174,17 @@ fn emit_validation_and_formatting_never_panic_and_emit_valid_json() {
         let Ok(verdict) = verdict else {
             panic!("validate panicked on {:?}", String::from_utf8_lossy(input));
         };
+        // The one-pass scanner accepts exactly what the first, three-pass
+        // definition accepted, with the same result code.
+        assert_eq!(
+            (verdict, validate_value(input, 1 << 20)),
+            (
+                reference::reference_validate(input, 1 << 20),
+                reference::reference_validate_value(input, 1 << 20)
+            ),
+            "validate differs from the reference on {:?}",
+            String::from_utf8_lossy(input)
+        );
         if verdict.is_err() {
             continue;
         }
@@ -243,5 +257,103 @@ fn the_c_abi_survives_fuzzed_events_and_configs() {
             unsafe { logstash_async_emit_json(h, ev.as_ptr().cast(), ev.len()) };
         }
         unsafe { logstash_async_shutdown(h, 0) };
+    }
+}
+
+#[test]
+fn the_one_pass_scanner_matches_the_reference_on_grammar_edges() {
+    let edges: &[&[u8]] = &[
+        b"",
+        b" ",
+        b"{",
+        b"}",
+        b"{}",
+        b" {} ",
+        b"{}\x0c",
+        b"\x0c{}",
+        b"{} x",
+        b"[]",
+        b"[1,]",
+        b"{\"a\":1,}",
+        b"{,}",
+        b"{\"a\"}",
+        b"{\"a\" : 1 }",
+        b"{1:1}",
+        b"{\"a\":01}",
+        b"{\"a\":-}",
+        b"{\"a\":-0}",
+        b"{\"a\":1.}",
+        b"{\"a\":.5}",
+        b"{\"a\":1e}",
+        b"{\"a\":1e+}",
+        b"{\"a\":1E-5}",
+        b"{\"a\":+1}",
+        b"{\"a\":1.5e308}",
+        b"{\"a\":1.8e308}",
+        b"{\"a\":1.7976931348623157e308}",
+        b"{\"a\":1.7976931348623158e308}",
+        b"{\"a\":1.7976931348623159e308}",
+        b"{\"a\":-1.797693134862316e308}",
+        b"{\"a\":1e-99999999999}",
+        b"{\"a\":0e99999999999}",
+        b"{\"a\":1e99999999999}",
+        b"{\"a\":18446744073709551616}",
+        b"{\"a\":-9223372036854775809}",
+        b"{\"a\":tru}",
+        b"{\"a\":true}",
+        b"{\"a\":nul}",
+        b"{\"a\":falsey}",
+        b"{\"a\":\"\\x\"}",
+        b"{\"a\":\"\\u12\"}",
+        b"{\"a\":\"\\u12G4\"}",
+        b"{\"a\":\"\\uDBFF\\uDFFF\"}",
+        b"{\"a\":\"\\uD800\\uD800\"}",
+        b"{\"a\":\"\\uD800\\n\"}",
+        b"{\"a\":\"\\uD800\"}",
+        b"{\"a\":\"\\u+123\"}",
+        b"{\"a\":\"\t\"}",
+        b"{\"a\":\"\x7f\"}",
+        b"{\"a\":\"/\\/\"}",
+        b"{\"a\":[1 2]}",
+        b"{\"a\":[1,[2,{\"b\":[]}],{}]}",
+        b"{\"a\":{\"b\":1}\"c\":2}",
+        b"{\"a\"\n:\r[\t]\n}\n",
+        b"null",
+        b"\"s\"",
+        b"1",
+        b"[[]]]",
+        b"{\"a\":1}}",
+    ];
+    let mut inputs: Vec<Vec<u8>> = edges.iter().map(|e| e.to_vec()).collect();
+    // Long numbers without an exponent, around where f64 ends.
+    for digits in [299, 300, 308, 309, 310, 400] {
+        inputs.push(format!("{{\"a\":{}}}", "9".repeat(digits)).into_bytes());
+        inputs.push(format!("{{\"a\":0.{}1}}", "0".repeat(digits)).into_bytes());
+    }
+    // Short random texts over the JSON alphabet reach the grammar's corners.
+    const ALPHABET: &[u8] = b"{}[]\":,\\ \t\n/u0123456789abcdefABCDEFeE.+-truefalsnl\x01\xc3\xa9";
+    let mut rng = Rng(0x5eed_9a44_0000_0004);
+    for _ in 0..iterations() * 5 {
+        let len = 1 + rng.below(14);
+        let mut v = vec![b'{', b'"', b'k', b'"', b':'];
+        if rng.below(4) == 0 {
+            v.clear();
+        }
+        v.extend((0..len).map(|_| ALPHABET[rng.below(ALPHABET.len())]));
+        if rng.below(2) == 0 {
+            v.push(b'}');
+        }
+        inputs.push(v);
+    }
+    for input in &inputs {
+        assert_eq!(
+            (validate(input, 1 << 20), validate_value(input, 1 << 20)),
+            (
+                reference::reference_validate(input, 1 << 20),
+                reference::reference_validate_value(input, 1 << 20)
+            ),
+            "validate differs from the reference on {:?}",
+            String::from_utf8_lossy(input)
+        );
     }
 }
