@@ -47,7 +47,10 @@ use std::time::{Duration, Instant};
 const BLOCK_BYTES: usize = 64 << 10;
 /// Entries per block at most.
 const BLOCK_ENTRIES: usize = 1024;
-/// Emptied blocks kept for reuse (about 5 MiB); the rest are freed.
+/// Entries a standard block has room for from the start (events of 128
+/// bytes and more fill its bytes first; smaller ones grow the vectors).
+const BLOCK_ENTRIES_RESERVED: usize = 512;
+/// Emptied blocks kept for reuse (about 6 MiB); the rest are freed.
 const POOL_BLOCKS: usize = 64;
 /// Shards at most (drop_oldest holds all their locks at once, on the stack).
 const MAX_SHARDS: usize = 16;
@@ -87,6 +90,33 @@ impl Block {
             seqs: Vec::new(),
             first_live: 0,
         }
+    }
+
+    /// A block of the standard size, with room for its entries (one
+    /// allocation each, rather than a vector growing by doubling).
+    fn standard() -> Block {
+        Block {
+            bytes: Vec::with_capacity(BLOCK_BYTES),
+            entries: Vec::with_capacity(BLOCK_ENTRIES_RESERVED),
+            seqs: Vec::with_capacity(BLOCK_ENTRIES_RESERVED),
+            first_live: 0,
+        }
+    }
+
+    /// A standard block, its memory allocated and touched: made by the
+    /// worker for the pool, so that producers neither call malloc nor take
+    /// page faults. Either can make a thread sleep on the process's memory
+    /// map lock while another thread grows its heap (stalls of several ms
+    /// with 4 producers on 2 cores when each grew its own).
+    fn prefaulted() -> Block {
+        let mut block = Block::standard();
+        block.bytes.resize(BLOCK_BYTES, 0);
+        block
+            .entries
+            .resize_with(BLOCK_ENTRIES_RESERVED, || Entry::Gone);
+        block.seqs.resize(BLOCK_ENTRIES_RESERVED, 0);
+        block.clear();
+        block
     }
 
     fn fits(&self, len: usize) -> bool {
@@ -167,7 +197,7 @@ impl Shard {
                 // block beats waiting.
                 pool.try_lock()
                     .and_then(|mut p| p.pop())
-                    .unwrap_or_else(|| Block::with_capacity(BLOCK_BYTES))
+                    .unwrap_or_else(Block::standard)
             };
             self.blocks.push_back(block);
         }
@@ -219,6 +249,8 @@ pub struct Queue {
     closed: AtomicBool,
     /// Emptied blocks of the standard size, for reuse.
     pool: Mutex<Vec<Block>>,
+    /// The pool's target size: the blocks producers filled before the last drain.
+    pool_want: AtomicUsize,
     /// The worker's side: blocks taken from each shard, not yet consumed.
     taken: Mutex<Vec<VecDeque<Block>>>,
     /// The worker's wake flag (flush, shutdown), and its condvar.
@@ -258,6 +290,7 @@ impl Queue {
             held: Padded::default(),
             closed: AtomicBool::new(false),
             pool: Mutex::new(Vec::new()),
+            pool_want: AtomicUsize::new(0),
             taken: Mutex::new((0..shards).map(|_| VecDeque::new()).collect()),
             wake_requested: Mutex::new(false),
             worker_cv: Condvar::new(),
@@ -526,11 +559,13 @@ impl Queue {
     pub fn drain(&self) -> Drained<'_> {
         let mut taken = self.taken.lock();
         let mut last_seq = u64::MAX;
+        let mut blocks = 0;
         for (shard, into) in self.shards.iter().zip(taken.iter_mut()) {
             let mut shard = shard.0.lock();
             // Entries pushed to this shard from now on get a higher seq.
             last_seq = last_seq.min(self.hot.0.last_seq.load(Ordering::SeqCst));
             let events = std::mem::take(&mut shard.events);
+            blocks += shard.blocks.len();
             into.extend(shard.blocks.drain(..));
             drop(shard);
             if events > 0 {
@@ -538,6 +573,9 @@ impl Queue {
                 self.hot.0.queued.fetch_sub(events, Ordering::SeqCst);
             }
         }
+        self.pool_want
+            .store(blocks.min(POOL_BLOCKS), Ordering::Relaxed);
+        self.top_up_pool();
         Drained {
             queue: self,
             taken,
@@ -579,6 +617,20 @@ impl Queue {
         pool.extend(keep.drain(..room));
         drop(pool);
         // Blocks beyond the pool's room are freed here, outside the lock.
+    }
+
+    /// Worker: puts new blocks in the pool until it holds `pool_want` (the
+    /// blocks producers filled before the last drain, the demand until the
+    /// next), so that producers do not allocate while the queue grows, also
+    /// during a long ingest. Idle, none.
+    fn top_up_pool(&self) {
+        let want = self.pool_want.load(Ordering::Relaxed);
+        let have = self.pool.lock().len();
+        if have >= want {
+            return;
+        }
+        let fresh: Vec<Block> = (have..want).map(|_| Block::prefaulted()).collect();
+        self.pool.lock().extend(fresh);
     }
 
     /// Events in memory now: queued, or drained and not yet stored.
@@ -673,6 +725,7 @@ impl Drained<'_> {
     pub fn release(&mut self, n: usize) {
         self.queue.recycle(&mut self.done);
         self.queue.release(n);
+        self.queue.top_up_pool();
     }
 }
 
