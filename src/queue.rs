@@ -188,14 +188,17 @@ struct Shard {
 
 impl Shard {
     /// The block the next entry of `len` event bytes goes into.
-    fn tail_for(&mut self, len: usize, pool: &Mutex<Vec<Block>>) -> &mut Block {
+    fn tail_for(&mut self, len: usize, queue: &Queue) -> &mut Block {
         if !self.blocks.back().is_some_and(|b| b.fits(len)) {
+            queue.hot.0.blocks_started.fetch_add(1, Ordering::Relaxed);
             let block = if len > BLOCK_BYTES {
                 Block::with_capacity(len)
             } else {
                 // The pool's lock is held for a pop; should it be busy, a new
                 // block beats waiting.
-                pool.try_lock()
+                queue
+                    .pool
+                    .try_lock()
                     .and_then(|mut p| p.pop())
                     .unwrap_or_else(Block::standard)
             };
@@ -212,6 +215,8 @@ struct Hot {
     last_seq: AtomicU64,
     /// Events reserved by producers or queued in the shards.
     queued: AtomicUsize,
+    /// Blocks producers started since the worker last topped the pool up.
+    blocks_started: AtomicUsize,
 }
 
 thread_local! {
@@ -249,8 +254,7 @@ pub struct Queue {
     closed: AtomicBool,
     /// Emptied blocks of the standard size, for reuse.
     pool: Mutex<Vec<Block>>,
-    /// The pool's target size: the blocks producers filled before the last drain.
-    pool_want: AtomicUsize,
+
     /// The worker's side: blocks taken from each shard, not yet consumed.
     taken: Mutex<Vec<VecDeque<Block>>>,
     /// The worker's wake flag (flush, shutdown), and its condvar.
@@ -290,7 +294,6 @@ impl Queue {
             held: Padded::default(),
             closed: AtomicBool::new(false),
             pool: Mutex::new(Vec::new()),
-            pool_want: AtomicUsize::new(0),
             taken: Mutex::new((0..shards).map(|_| VecDeque::new()).collect()),
             wake_requested: Mutex::new(false),
             worker_cv: Condvar::new(),
@@ -445,7 +448,7 @@ impl Queue {
         json: &[u8],
         len: u32,
     ) {
-        let block = shard.tail_for(json.len(), &self.pool);
+        let block = shard.tail_for(json.len(), self);
         let start = block.bytes.len() as u32;
         block.bytes.extend_from_slice(json);
         // Under the shard's lock: see `drain`.
@@ -497,7 +500,7 @@ impl Queue {
         if self.closed.load(Ordering::Relaxed) {
             return Err(ResultCode::LOGSTASH_ASYNC_SHUTTING_DOWN);
         }
-        let block = shard.tail_for(0, &self.pool);
+        let block = shard.tail_for(0, self);
         let seq = self.hot.0.last_seq.fetch_add(1, Ordering::SeqCst) + 1;
         block.push(seq, entry);
         Ok(())
@@ -559,13 +562,11 @@ impl Queue {
     pub fn drain(&self) -> Drained<'_> {
         let mut taken = self.taken.lock();
         let mut last_seq = u64::MAX;
-        let mut blocks = 0;
         for (shard, into) in self.shards.iter().zip(taken.iter_mut()) {
             let mut shard = shard.0.lock();
             // Entries pushed to this shard from now on get a higher seq.
             last_seq = last_seq.min(self.hot.0.last_seq.load(Ordering::SeqCst));
             let events = std::mem::take(&mut shard.events);
-            blocks += shard.blocks.len();
             into.extend(shard.blocks.drain(..));
             drop(shard);
             if events > 0 {
@@ -573,8 +574,6 @@ impl Queue {
                 self.hot.0.queued.fetch_sub(events, Ordering::SeqCst);
             }
         }
-        self.pool_want
-            .store(blocks.min(POOL_BLOCKS), Ordering::Relaxed);
         self.top_up_pool();
         Drained {
             queue: self,
@@ -619,12 +618,14 @@ impl Queue {
         // Blocks beyond the pool's room are freed here, outside the lock.
     }
 
-    /// Worker: puts new blocks in the pool until it holds `pool_want` (the
-    /// blocks producers filled before the last drain, the demand until the
-    /// next), so that producers do not allocate while the queue grows, also
-    /// during a long ingest. Idle, none.
+    /// Worker: puts new blocks in the pool until it holds twice as many as
+    /// producers started since the last top-up (the demand until the next,
+    /// with a margin for a worker that runs late on a busy machine), so that
+    /// producers do not allocate while the queue grows, also during a long
+    /// ingest. Idle, none.
     fn top_up_pool(&self) {
-        let want = self.pool_want.load(Ordering::Relaxed);
+        let started = self.hot.0.blocks_started.swap(0, Ordering::Relaxed);
+        let want = (2 * started).min(POOL_BLOCKS);
         let have = self.pool.lock().len();
         if have >= want {
             return;
