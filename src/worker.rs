@@ -9,7 +9,7 @@
 use crate::buffer::{Buffer, Chunk, NewChunk};
 use crate::config::{Config, OverflowPolicy, TransportKind};
 use crate::layout::Layout;
-use crate::queue::{Block, Drained, Entry};
+use crate::queue::{Block, Entry};
 use crate::shared::Shared;
 use crate::stats::Counters;
 use crate::transport::{SendError, Sent, Transport};
@@ -125,7 +125,6 @@ pub struct Worker {
     /// Shutdown was seen (it overrides the backoff once).
     stop_seen: bool,
     backoff: Backoff,
-    spare: VecDeque<Block>,
     last_ingest: Instant,
     /// Most events the worker stores in one row (see `row_events`).
     row_events: usize,
@@ -182,7 +181,6 @@ impl Worker {
             next_expiry: now,
             failing: false,
             stop_seen: false,
-            spare: VecDeque::new(),
             last_ingest: now,
             row_events,
             row_hint: 4096,
@@ -257,17 +255,14 @@ impl Worker {
     /// formatted events in memory at once). With `send_between`, due sends
     /// run between those transactions: chunks then go out from the buffer's
     /// in-memory tail and their rows are deleted before a WAL checkpoint
-    /// copies them into the database file (storing a whole backlog first made every row be
-    /// written twice and read back, most of the file buffer's cost).
+    /// copies them into the database file (storing a whole backlog first
+    /// made every row be written twice and read back, most of the file
+    /// buffer's cost).
     fn ingest(&mut self, send_between: bool) {
-        let Drained {
-            mut blocks,
-            events,
-            last_seq,
-            evicted,
-        } = self.shared.queue.drain(std::mem::take(&mut self.spare));
-        Counters::add(&self.shared.counters.dropped_oldest, evicted);
-        let mut seq = last_seq.saturating_sub(events as u64);
+        let shared = Arc::clone(&self.shared);
+        let mut drained = shared.queue.drain();
+        let last_seq = drained.last_seq;
+        Counters::add(&self.shared.counters.dropped_oldest, drained.evicted);
         let mut group = Group {
             chunks: Vec::new(),
             seqs: Vec::new(),
@@ -278,71 +273,66 @@ impl Worker {
         let mut current: NewChunk = (Vec::with_capacity(self.row_hint), 0, 0);
         // Drained events not yet released back to the queue's capacity.
         let mut unreleased = 0usize;
-        // Blocks consumed, handed back to the queue with each release: the
-        // queue refills while a long drain is stored, and its events are
-        // bounded by the capacity only if their blocks go back too.
-        let mut consumed: Vec<Block> = Vec::new();
-        while let Some(mut block) = blocks.pop_front() {
-            let (bytes, entries) = block.live_entries();
-            for entry in entries {
-                if let Entry::SetExtra(_) = entry {
-                    if let Entry::SetExtra(extra) = std::mem::replace(entry, Entry::Gone) {
-                        let (key, value) = *extra;
-                        self.formatter.set_extra(key, value);
-                    }
-                    continue;
+        // Seq of the last event consumed.
+        let mut seq = 0;
+        // Each release also hands the consumed blocks back to the queue: it
+        // refills while a long drain is stored, and its events are bounded
+        // by the capacity only if their blocks go back too.
+        while let Some((entry_seq, bytes, entry)) = drained.next_entry() {
+            if let Entry::SetExtra(_) = entry {
+                if let Entry::SetExtra(extra) = std::mem::replace(entry, Entry::Gone) {
+                    let (key, value) = *extra;
+                    self.formatter.set_extra(key, value);
                 }
-                let Some(ev) = Block::event(bytes, entry) else {
-                    continue;
-                };
-                seq += 1;
-                unreleased += 1;
-                let before = current.0.len();
-                match self.formatter.format(ev, &mut current.0) {
-                    Ok(()) => {
-                        current.0.push(b'\n');
-                        current.1 += 1;
-                        current.2 = current.2.max(ev.unix_ms);
-                    }
-                    Err(e) => {
-                        current.0.truncate(before);
-                        Counters::add(&self.shared.counters.dropped_undeliverable, 1);
-                        self.shared.counters.set_error(&format!("format: {e}"));
-                    }
+                continue;
+            }
+            let Some(ev) = Block::event(bytes, entry) else {
+                continue;
+            };
+            seq = entry_seq;
+            unreleased += 1;
+            let before = current.0.len();
+            match self.formatter.format(ev, &mut current.0) {
+                Ok(()) => {
+                    current.0.push(b'\n');
+                    current.1 += 1;
+                    current.2 = current.2.max(ev.unix_ms);
                 }
-                let events = current.1 as usize;
-                if events >= self.row_events
-                    || current.0.len() >= MAX_CHUNK_BYTES
-                    || (events >= self.config.queued_events_batch_size
-                        && current.0.len() >= BIG_ROW_BYTES)
-                {
-                    group.bytes += current.0.len();
-                    // The next row is sized like this one: growing a row by
-                    // doubling copied it about twice over.
-                    self.row_hint = (current.0.len() + current.0.len() / 8).min(MAX_CHUNK_BYTES);
-                    let next = (Vec::with_capacity(self.row_hint), 0, 0);
-                    group.chunks.push(std::mem::replace(&mut current, next));
-                    group.seqs.push(seq);
-                    if group.bytes >= INGEST_GROUP_BYTES {
-                        all_stored &= self.store_group(&mut group);
-                        self.shared.queue.recycle(&mut consumed);
-                        self.shared.queue.release(std::mem::take(&mut unreleased));
-                        if send_between {
-                            self.send_if_due();
-                        }
+                Err(e) => {
+                    current.0.truncate(before);
+                    Counters::add(&self.shared.counters.dropped_undeliverable, 1);
+                    self.shared.counters.set_error(&format!("format: {e}"));
+                }
+            }
+            let events = current.1 as usize;
+            if events >= self.row_events
+                || current.0.len() >= MAX_CHUNK_BYTES
+                || (events >= self.config.queued_events_batch_size
+                    && current.0.len() >= BIG_ROW_BYTES)
+            {
+                group.bytes += current.0.len();
+                // The next row is sized like this one: growing a row by
+                // doubling copied it about twice over.
+                self.row_hint = (current.0.len() + current.0.len() / 8).min(MAX_CHUNK_BYTES);
+                let next = (Vec::with_capacity(self.row_hint), 0, 0);
+                group.chunks.push(std::mem::replace(&mut current, next));
+                group.seqs.push(seq);
+                if group.bytes >= INGEST_GROUP_BYTES {
+                    all_stored &= self.store_group(&mut group);
+                    drained.release(std::mem::take(&mut unreleased));
+                    if send_between {
+                        self.send_if_due();
                     }
                 }
             }
-            consumed.push(block);
         }
-        self.shared.queue.recycle(&mut consumed);
-        self.spare = blocks;
         if current.1 > 0 {
             group.chunks.push(current);
             group.seqs.push(seq);
         }
         all_stored &= self.store_group(&mut group);
-        self.shared.queue.release(unreleased);
+        drained.release(unreleased);
+        drop(drained);
         // Events up to last_seq that made no chunk (evicted, unformattable,
         // over a limit) are done as soon as everything stored before them is.
         self.assigned_seq = self.assigned_seq.max(last_seq);
