@@ -23,7 +23,7 @@ use tail::Tail;
 
 /// Bytes of the newest chunks a file buffer keeps in memory to send them
 /// without reading them back.
-const FILE_TAIL_BYTES: usize = 8 << 20;
+const FILE_TAIL_BYTES: usize = 4 << 20;
 /// Bytes of chunks a `:memory:` buffer holds outside SQLite. Above the data a
 /// healthy TCP link has written but not yet confirmed (up to ~16 MiB, see
 /// transport/tcp.rs), so that a receiver keeping up means no SQLite work.
