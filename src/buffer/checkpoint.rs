@@ -16,13 +16,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 /// Bytes written to the WAL between two background checkpoints.
-pub const KICK_BYTES: u64 = 32 << 20;
+pub(super) const KICK_BYTES: u64 = 32 << 20;
 /// WAL file size past which the worker checkpoints itself. The log restarts
 /// from its beginning only after a checkpoint that copied all of it, which a
 /// steady stream of writes during background checkpoints rarely allows.
-pub const HARD_WAL_BYTES: u64 = 256 << 20;
+pub(super) const HARD_WAL_BYTES: u64 = 256 << 20;
 /// What a restarted WAL file is truncated to (`journal_size_limit`).
-pub const WAL_SIZE_LIMIT: u64 = 64 << 20;
+pub(super) const WAL_SIZE_LIMIT: u64 = 64 << 20;
 
 #[derive(Default)]
 struct State {
