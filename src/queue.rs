@@ -51,8 +51,13 @@ const BLOCK_ENTRIES: usize = 1024;
 /// bytes and more fill its bytes first; smaller ones grow the vectors. (512
 /// gave the same emit cost and ~25 MB more peak RSS with 1M events queued.)
 const BLOCK_ENTRIES_RESERVED: usize = 352;
-/// Emptied blocks kept for reuse (about 6 MiB); the rest are freed.
-const POOL_BLOCKS: usize = 64;
+/// Emptied blocks kept for reuse: an eighth of what a full queue holds
+/// (counting ~256 events per block), within these bounds (16 blocks are
+/// about 1.3 MiB). The pool covers the queue's growth while the worker is
+/// not running; a producer that finds it empty allocates, and that can make
+/// it sleep on the process's memory-map lock.
+const POOL_BLOCKS_MIN: usize = 16;
+const POOL_BLOCKS_MAX: usize = 256;
 /// Shards at most (drop_oldest holds all their locks at once, on the stack).
 const MAX_SHARDS: usize = 16;
 
@@ -255,6 +260,8 @@ pub struct Queue {
     closed: AtomicBool,
     /// Emptied blocks of the standard size, for reuse.
     pool: Mutex<Vec<Block>>,
+    /// Most blocks the pool keeps.
+    pool_blocks: usize,
 
     /// The worker's side: blocks taken from each shard, not yet consumed.
     taken: Mutex<Vec<VecDeque<Block>>>,
@@ -295,6 +302,7 @@ impl Queue {
             held: Padded::default(),
             closed: AtomicBool::new(false),
             pool: Mutex::new(Vec::new()),
+            pool_blocks: (capacity / 256 / 8).clamp(POOL_BLOCKS_MIN, POOL_BLOCKS_MAX),
             taken: Mutex::new((0..shards).map(|_| VecDeque::new()).collect()),
             wake_requested: Mutex::new(false),
             worker_cv: Condvar::new(),
@@ -604,7 +612,7 @@ impl Queue {
     fn recycle(&self, blocks: &mut Vec<Block>) {
         let mut keep: Vec<Block> = Vec::new();
         for mut block in blocks.drain(..) {
-            if block.bytes.capacity() == BLOCK_BYTES && keep.len() < POOL_BLOCKS {
+            if block.bytes.capacity() == BLOCK_BYTES && keep.len() < self.pool_blocks {
                 block.clear();
                 keep.push(block);
             }
@@ -613,7 +621,7 @@ impl Queue {
             return;
         }
         let mut pool = self.pool.lock();
-        let room = POOL_BLOCKS.saturating_sub(pool.len()).min(keep.len());
+        let room = self.pool_blocks.saturating_sub(pool.len()).min(keep.len());
         pool.extend(keep.drain(..room));
         drop(pool);
         // Blocks beyond the pool's room are freed here, outside the lock.
@@ -626,7 +634,7 @@ impl Queue {
     /// ingest. Idle, none.
     fn top_up_pool(&self) {
         let started = self.hot.0.blocks_started.swap(0, Ordering::Relaxed);
-        let want = (2 * started).min(POOL_BLOCKS);
+        let want = (2 * started).min(self.pool_blocks);
         let have = self.pool.lock().len();
         if have >= want {
             return;
