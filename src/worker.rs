@@ -130,6 +130,9 @@ pub struct Worker {
     row_events: usize,
     /// Bytes to reserve for a new row (the size of recent ones).
     row_hint: usize,
+    /// `database_path` is set but unusable (disk full, unwritable): when to
+    /// try it again, and the delay after that (the send backoff's bounds).
+    file_retry: Option<(Instant, Duration)>,
 }
 
 /// Most events per stored row. A TCP/TLS stream or UDP datagrams look the
@@ -161,7 +164,7 @@ impl Worker {
     ) -> Worker {
         let now = Instant::now();
         let row_events = row_events(&config);
-        Worker {
+        let mut worker = Worker {
             backoff: Backoff::new(config.backoff_initial, config.backoff_max),
             formatter: Layout::new(&config, "", ""),
             shared,
@@ -184,7 +187,13 @@ impl Worker {
             last_ingest: now,
             row_events,
             row_hint: 4096,
+            file_retry: None,
+        };
+        if worker.config.database_path.is_some() && !worker.buffer.is_durable() {
+            // Create fell back to memory: the file may become usable later.
+            worker.schedule_file_retry(None);
         }
+        worker
     }
 
     pub fn run(mut self, program: String) {
@@ -223,6 +232,9 @@ impl Worker {
             if now >= self.next_expiry {
                 self.expire();
                 self.next_expiry = now + Duration::from_secs(1);
+            }
+            if self.file_retry_due(now) {
+                self.retry_file();
             }
             self.confirm(now);
             let flush_wanted = self.shared.take_flush_kick();
@@ -457,6 +469,95 @@ impl Worker {
         self.buffered_bytes = 0;
         self.shared.progress.lock().durable = false;
         self.update_completion();
+        self.schedule_file_retry(None);
+    }
+
+    fn schedule_file_retry(&mut self, previous: Option<Duration>) {
+        let delay = previous.map_or(
+            self.config.backoff_initial.max(Duration::from_millis(100)),
+            |d| (d * 2).min(self.config.backoff_max.max(d)),
+        );
+        self.file_retry = Some((Instant::now() + delay, delay));
+    }
+
+    /// A file retry is due, and nothing is in flight (unconfirmed writes
+    /// refer to ids of the memory buffer).
+    fn file_retry_due(&self, now: Instant) -> bool {
+        self.file_retry.is_some_and(|(at, _)| now >= at) && self.inflight.is_empty()
+    }
+
+    /// Goes back to the configured file after a fallback to memory: opens
+    /// it, moves every chunk the memory buffer holds into it (in order, ids
+    /// remapped) and carries on there. Any failure leaves the memory buffer
+    /// in place and schedules the next attempt.
+    fn retry_file(&mut self) {
+        let Some((_, delay)) = self.file_retry.take() else {
+            return;
+        };
+        let Some(path) = self.config.database_path.clone() else {
+            return;
+        };
+        let moved = Buffer::open_file(&path).and_then(|(mut file, _)| {
+            // Spilled rows first, then the tail: one fetch per part.
+            let mut chunks = Vec::new();
+            loop {
+                let after = chunks.last().map_or(0, |c: &Arc<Chunk>| c.id);
+                let more = self
+                    .buffer
+                    .fetch_after(after, usize::MAX)
+                    .map_err(|e| e.to_string())?;
+                if more.is_empty() {
+                    break;
+                }
+                chunks.extend(more);
+            }
+            let old_ids: Vec<i64> = chunks.iter().map(|c| c.id).collect();
+            let mut rows: Vec<NewChunk> = chunks
+                .into_iter()
+                .map(|c| (c.lines.clone(), c.count, c.newest_ms))
+                .collect();
+            let new_ids = file.insert(&mut rows).map_err(|e| e.to_string())?;
+            let totals = file.totals().map_err(|e| e.to_string())?;
+            Ok((file, old_ids, new_ids, totals))
+        });
+        match moved {
+            Ok((file, old_ids, new_ids, totals)) => {
+                let map: std::collections::HashMap<i64, i64> =
+                    old_ids.into_iter().zip(new_ids).collect();
+                for (id, _) in self.session_chunks.iter_mut() {
+                    if let Some(&new) = map.get(id) {
+                        *id = new;
+                    }
+                }
+                self.buffer = file;
+                self.sent_through_id = 0;
+                self.buffered_events = totals.events;
+                self.buffered_bytes = totals.bytes;
+                if totals.events > 0 && self.pending_since.is_none() {
+                    self.pending_since = Some(Instant::now());
+                }
+                self.publish_buffered();
+                {
+                    let mut p = self.shared.progress.lock();
+                    p.durable = true;
+                    p.persisted_seq = self.assigned_seq;
+                }
+                self.shared.progress_cv.notify_all();
+                self.shared.reporter.report(
+                    "database",
+                    &format!(
+                        "database {} is usable again: buffering in the file",
+                        path.display()
+                    ),
+                );
+            }
+            Err(e) => {
+                self.shared
+                    .counters
+                    .set_error(&format!("database: still unusable: {e}"));
+                self.schedule_file_retry(Some(delay));
+            }
+        }
     }
 
     fn apply_database_limits(&mut self, chunks: &mut Vec<NewChunk>, seqs: &mut Vec<u64>) {
@@ -726,6 +827,12 @@ impl Worker {
         }
         if self.buffered_events == 0 {
             self.buffered_bytes = 0;
+            if self.buffer.is_durable() {
+                // Rows stranded by a fallback to memory were in this file,
+                // which is back in use and now empty: they are delivered.
+                let mut p = self.shared.progress.lock();
+                (p.stranded_from, p.stranded_through) = (0, 0);
+            }
         }
         // Counters first: a flush woken by finish_chunks sees them current.
         self.publish_buffered();
@@ -835,6 +942,9 @@ impl Worker {
         }
         if self.config.event_ttl.is_some() && self.buffered_events > 0 {
             wake = wake.min(self.next_expiry);
+        }
+        if let Some((at, _)) = self.file_retry.filter(|_| self.inflight.is_empty()) {
+            wake = wake.min(at.max(now + Duration::from_millis(1)));
         }
         if stopping {
             wake = wake.min(self.shared.stop_deadline());

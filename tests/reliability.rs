@@ -80,6 +80,35 @@ fn child_entry() {
             );
             let _ = client.shutdown(Duration::from_secs(10));
         }
+        // A full disk while the receiver is down, then room again: the
+        // handle goes back to its file and says so through flush.
+        "full_disk_then_room" => {
+            let set_limit = |bytes: libc::rlim_t| unsafe {
+                let limit = libc::rlimit {
+                    rlim_cur: bytes,
+                    rlim_max: libc::RLIM_INFINITY,
+                };
+                libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+            };
+            unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+            set_limit(args[1].parse().unwrap());
+            let client = Client::from_json(args[0].as_bytes()).unwrap();
+            emit_seq(&client, 0..2_000);
+            let full = client.flush(Duration::from_millis(500));
+            set_limit(libc::RLIM_INFINITY);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut room = client.flush(Duration::from_millis(500));
+            while room != Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT)
+                && Instant::now() < deadline
+            {
+                room = client.flush(Duration::from_millis(500));
+            }
+            println!(
+                "CHILD: full {full:?} room {room:?} database_errors {}",
+                client.stats().database_errors
+            );
+            let _ = client.shutdown(Duration::from_millis(200));
+        }
         // Keep a few events buffered while the receiver is down and report
         // the process's CPU time over three seconds.
         "cpu_while_failing" => {
@@ -183,6 +212,51 @@ fn a_full_disk_is_reported_and_events_still_arrive_from_memory() {
     assert!(errors >= 1, "the database error was counted: {said}");
     let got: BTreeSet<u64> = seqs(&sink.wait_for(2000, LONG)).into_iter().collect();
     assert_eq!(got, (0..2000).collect());
+}
+
+#[test]
+fn after_a_full_disk_the_handle_goes_back_to_its_file_when_there_is_room() {
+    // 64 KiB: the file cannot even be created (create falls back to
+    // memory); 400 KiB: some rows are stored before inserts start failing.
+    for limit in [64 << 10, 400 << 10] {
+        full_disk_then_room(limit);
+    }
+}
+
+fn full_disk_then_room(file_size_limit: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("full.db");
+    let port = free_port();
+    let cfg = config(
+        port,
+        json!({"database_path": db.to_str().unwrap(), "stderr_errors": false,
+               "backoff_initial": 0.05, "backoff_max": 0.2, "queued_events_flush_count": 200}),
+    );
+    let mut child = spawn_child("full_disk_then_room", &[&cfg, &file_size_limit.to_string()]);
+    let said = read_line(&mut child);
+    assert!(child.wait().unwrap().success());
+    assert!(
+        said.contains("database_errors 1"),
+        "one failure, no more: {said}"
+    );
+    // In memory while the disk was full (flush can only time out), then
+    // every event is in the file again (stored, not sent: receiver down).
+    assert!(
+        said.contains("full Err(LOGSTASH_ASYNC_TIMEOUT)"),
+        "child: {said}"
+    );
+    assert!(
+        said.contains("room Err(LOGSTASH_ASYNC_STORED_NOT_SENT)"),
+        "child: {said}"
+    );
+    // The next handle on the file delivers all of them, once.
+    let sink = TcpSink::start_on(port);
+    let client = Client::from_json(cfg.as_bytes()).unwrap();
+    assert_eq!(client.flush(LONG), Ok(()));
+    let lines = sink.wait_for(2000, LONG);
+    let got: BTreeSet<u64> = seqs(&lines).into_iter().collect();
+    assert_eq!((got.len(), lines.len()), (2000, 2000));
+    client.shutdown(LONG).unwrap();
 }
 
 #[test]
