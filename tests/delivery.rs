@@ -73,7 +73,10 @@ fn udp_event_larger_than_a_datagram_is_counted_not_fatal() {
     assert_eq!(client.flush(LONG), Ok(()));
     let lines = sink.wait_for(1, Duration::from_secs(5));
     assert_eq!(seqs(&lines), vec![1]);
-    assert_eq!(client.stats().dropped_undeliverable, 1);
+    let stats = client.stats();
+    assert_eq!((stats.dropped_undeliverable, stats.sent), (1, 1));
+    let error = stats.last_error.unwrap_or_default();
+    assert!(error.contains("larger than a UDP datagram"), "{error}");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! A datagram that is sent is considered delivered: UDP cannot know better. An
 //! event larger than the largest datagram is counted as dropped, not retried.
 
-use super::{SendError, Sent, Transport};
+use super::{Rejection, SendError, Sent, Transport};
 use crate::buffer::Chunk;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::Instant;
@@ -15,6 +15,8 @@ pub struct UdpTransport {
     host: String,
     port: u16,
     socket: Option<(UdpSocket, SocketAddr)>,
+    /// Events of the last send too large for a datagram.
+    rejection: Option<Rejection>,
 }
 
 impl UdpTransport {
@@ -23,6 +25,7 @@ impl UdpTransport {
             host,
             port,
             socket: None,
+            rejection: None,
         }
     }
 
@@ -51,24 +54,44 @@ impl Transport for UdpTransport {
         }
         let (socket, addr) = self.socket.as_ref().expect("opened above");
         let mut rejected = 0;
-        for (i, event) in chunk.events().enumerate() {
-            if event.len() > MAX_DATAGRAM {
-                rejected += 1;
-                continue;
+        let mut largest = 0;
+        let result = (|| {
+            for (i, event) in chunk.events().enumerate() {
+                if event.len() > MAX_DATAGRAM {
+                    rejected += 1;
+                    largest = largest.max(event.len());
+                    continue;
+                }
+                // Unconnected send_to: a closed port on the receiver (ICMP) must not
+                // fail later sends, as it would on a connected socket.
+                if let Err(e) = socket.send_to(event, addr) {
+                    return Err(SendError {
+                        message: format!("udp send to {addr}: {e}"),
+                        delivered_prefix: i as u32,
+                        another_host_ready: false,
+                    });
+                }
             }
-            // Unconnected send_to: a closed port on the receiver (ICMP) must not
-            // fail later sends, as it would on a connected socket.
-            if let Err(e) = socket.send_to(event, addr) {
-                let e = SendError {
-                    message: format!("udp send to {addr}: {e}"),
-                    delivered_prefix: i as u32,
-                    another_host_ready: false,
-                };
-                self.socket = None;
-                return Err(e);
-            }
+            Ok(Sent::Delivered { rejected })
+        })();
+        if result.is_err() {
+            self.socket = None;
         }
-        Ok(Sent::Delivered { rejected })
+        if rejected > 0 {
+            // After a failure the skipped events lie within the failed
+            // send's delivered prefix: they are dropped, not delivered.
+            self.rejection = Some(Rejection {
+                in_failed_prefix: if result.is_err() { rejected } else { 0 },
+                message: format!(
+                    "{rejected} event(s) larger than a UDP datagram ({largest} > {MAX_DATAGRAM} bytes)"
+                ),
+            });
+        }
+        result
+    }
+
+    fn take_rejection(&mut self) -> Option<Rejection> {
+        self.rejection.take()
     }
 
     fn close(&mut self, _deadline: Instant) -> u64 {
