@@ -453,10 +453,8 @@ fn scenario(name: &str, n: u64) -> Vec<Row> {
             ]
         }
         "format" => {
-            // Worker CPU per event in the Logstash layout, no I/O: the best
-            // of 5 rounds (the machine is shared).
-            let config = logstash_async::Config::from_json(config(1, "").as_bytes()).unwrap();
-            let layout = logstash_async::layout::Layout::new(&config, "host", "bench");
+            // Worker CPU per event in each layout, no I/O: the best of 5
+            // rounds (the machine is shared).
             let thread: Arc<str> = Arc::from("main");
             let events: Vec<logstash_async::event::AcceptedEvent> = (0..1000)
                 .map(|i| logstash_async::event::AcceptedEvent {
@@ -465,27 +463,33 @@ fn scenario(name: &str, n: u64) -> Vec<Row> {
                     json: event(i).into(),
                 })
                 .collect();
-            let mut out = Vec::with_capacity(1 << 20);
-            let mut best = f64::MAX;
-            for _ in 0..5 {
-                let started = Instant::now();
-                for i in 0..n {
-                    if out.len() > 1 << 19 {
-                        out.clear();
+            let mut rows = Vec::new();
+            for (name, opts) in [("Logstash", ""), ("ECS", r#","formatter":"ecs""#)] {
+                let config = logstash_async::Config::from_json(config(1, opts).as_bytes()).unwrap();
+                let layout = logstash_async::layout::Layout::new(&config, "host", "bench");
+                let mut out = Vec::with_capacity(1 << 20);
+                let mut best = f64::MAX;
+                for _ in 0..5 {
+                    let started = Instant::now();
+                    for i in 0..n {
+                        if out.len() > 1 << 19 {
+                            out.clear();
+                        }
+                        layout
+                            .format(&events[(i % 1000) as usize], &mut out)
+                            .unwrap();
+                        out.push(b'\n');
                     }
-                    layout
-                        .format(&events[(i % 1000) as usize], &mut out)
-                        .unwrap();
-                    out.push(b'\n');
+                    best = best.min(started.elapsed().as_secs_f64() * 1e9 / n as f64);
                 }
-                best = best.min(started.elapsed().as_secs_f64() * 1e9 / n as f64);
+                rows.push(Row(
+                    format!("format, {name} layout (worker CPU)"),
+                    best,
+                    "ns/event",
+                    String::new(),
+                ));
             }
-            vec![Row(
-                "format, Logstash layout (worker CPU)".into(),
-                best,
-                "ns/event",
-                String::new(),
-            )]
+            rows
         }
         "validate" => {
             // Caller CPU per event for emit's validation (UTF-8, JSON syntax,
