@@ -50,6 +50,9 @@ struct Group {
     prev_last_seq: u64,
 }
 
+/// Longest pause of new sends while a file retry waits for in-flight writes.
+const FILE_RETRY_GRACE: Duration = Duration::from_secs(1);
+
 /// Least time between two ingests woken by the queue filling up (flush,
 /// shutdown and timers wait at most this much longer).
 const INGEST_GAP: Duration = Duration::from_millis(1);
@@ -235,6 +238,13 @@ impl Worker {
             }
             if self.file_retry_due(now) {
                 self.retry_file();
+            } else if self
+                .file_retry
+                .is_some_and(|(at, _)| now >= at + FILE_RETRY_GRACE)
+            {
+                // Writes stayed unconfirmed through the pause: next time.
+                let delay = self.file_retry.map(|(_, d)| d);
+                self.schedule_file_retry(delay);
             }
             self.confirm(now);
             let flush_wanted = self.shared.take_flush_kick();
@@ -449,8 +459,8 @@ impl Worker {
             .map(|p| p.display().to_string())
             .unwrap_or_default();
         self.shared.reporter.report(
-            "database",
-            &format!("database {path} is not writable: buffering in memory from now on (rows already in the file stay there for the next start)"),
+            "database fallback",
+            &format!("database {path} is not writable: buffering in memory until it is usable again (rows already in the file stay there)"),
         );
         self.buffer = memory;
         // Ids of the old file mean nothing in the new buffer. Its chunks stay
@@ -486,6 +496,14 @@ impl Worker {
         self.file_retry.is_some_and(|(at, _)| now >= at) && self.inflight.is_empty()
     }
 
+    /// A file retry waits for in-flight writes to be confirmed: no new sends
+    /// start meanwhile (for at most FILE_RETRY_GRACE), or a steady stream
+    /// would always have some in flight and the file would never be retried.
+    fn file_retry_pending(&self, now: Instant) -> bool {
+        self.file_retry
+            .is_some_and(|(at, _)| now >= at && now < at + FILE_RETRY_GRACE)
+    }
+
     /// Goes back to the configured file after a fallback to memory: opens
     /// it, moves every chunk the memory buffer holds into it (in order, ids
     /// remapped) and carries on there. Any failure leaves the memory buffer
@@ -498,6 +516,7 @@ impl Worker {
             return;
         };
         let moved = Buffer::open_file(&path).and_then(|(mut file, _)| {
+            file.probe_write().map_err(|e| e.to_string())?;
             // Spilled rows first, then the tail: one fetch per part.
             let mut chunks = Vec::new();
             loop {
@@ -544,7 +563,7 @@ impl Worker {
                 }
                 self.shared.progress_cv.notify_all();
                 self.shared.reporter.report(
-                    "database",
+                    "database recovered",
                     &format!(
                         "database {} is usable again: buffering in the file",
                         path.display()
@@ -649,7 +668,7 @@ impl Worker {
     /// does not make (a busy loop) nor sleeps through one.
     fn send_at(&self, now: Instant, stopping: bool) -> Option<Instant> {
         let unsent = self.buffered_events.saturating_sub(self.inflight_events());
-        if unsent == 0 {
+        if unsent == 0 || (self.file_retry_pending(now) && !stopping) {
             return None;
         }
         if self.failing {

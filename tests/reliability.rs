@@ -109,6 +109,35 @@ fn child_entry() {
             );
             let _ = client.shutdown(Duration::from_millis(200));
         }
+        // The same with the receiver up and a steady stream of events: the
+        // retry waits for in-flight writes, then the file is used again.
+        "full_disk_then_room_receiver_up" => {
+            unsafe {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                let limit = libc::rlimit {
+                    rlim_cur: 400 << 10,
+                    rlim_max: libc::RLIM_INFINITY,
+                };
+                libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+            }
+            let client = Client::from_json(args[0].as_bytes()).unwrap();
+            emit_seq(&client, 0..2_000);
+            let full = client.flush(Duration::from_secs(10));
+            unsafe {
+                let limit = libc::rlimit {
+                    rlim_cur: libc::RLIM_INFINITY,
+                    rlim_max: libc::RLIM_INFINITY,
+                };
+                libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+            }
+            for burst in 0..300u64 {
+                emit_seq(&client, 2_000 + burst * 100..2_000 + (burst + 1) * 100);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let done = client.flush(Duration::from_secs(10));
+            println!("CHILD: full {full:?} done {done:?}");
+            let _ = client.shutdown(Duration::from_secs(10));
+        }
         // Keep a few events buffered while the receiver is down and report
         // the process's CPU time over three seconds.
         "cpu_while_failing" => {
@@ -257,6 +286,40 @@ fn full_disk_then_room(file_size_limit: u64) {
     let got: BTreeSet<u64> = seqs(&lines).into_iter().collect();
     assert_eq!((got.len(), lines.len()), (2000, 2000));
     client.shutdown(LONG).unwrap();
+}
+
+#[test]
+fn after_a_full_disk_a_busy_handle_also_goes_back_to_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("full.db");
+    let sink = TcpSink::start();
+    let cfg = config(
+        sink.port,
+        json!({"database_path": db.to_str().unwrap(), "stderr_errors": true,
+               "backoff_initial": 0.05, "backoff_max": 0.2}),
+    );
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+        .env("LOGSTASH_ASYNC_CHILD", "full_disk_then_room_receiver_up")
+        .env("LOGSTASH_ASYNC_CHILD_ARGS", &cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    // Rows stored before the disk filled are stranded in the file until it
+    // is back in use (flush says so), then delivered: the last flush is Ok.
+    assert!(stdout.contains("done Ok(())"), "{stdout}");
+    assert!(stderr.contains("not writable"), "it fell back: {stderr}");
+    assert!(stderr.contains("usable again"), "it went back: {stderr}");
+    let lines = sink.wait_for(32_000, LONG);
+    let got: BTreeSet<u64> = seqs(&lines).into_iter().collect();
+    assert_eq!(got, (0..32_000).collect(), "every event, once or more");
 }
 
 #[test]

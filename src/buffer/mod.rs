@@ -301,6 +301,19 @@ impl Buffer {
         Ok(ids)
     }
 
+    /// Proves the database takes writes now (after a full disk): inserts and
+    /// deletes a row in one committed transaction, which writes pages.
+    pub fn probe_write(&mut self) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO chunks (newest_ms, event_count, lines) VALUES (0, 0, x'')",
+            [],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.execute("DELETE FROM chunks WHERE id = ?1", [id])?;
+        tx.commit()
+    }
+
     /// Why chunks could not be moved into SQLite lately, if they could not.
     pub fn take_spill_error(&mut self) -> Option<rusqlite::Error> {
         self.spill_error.take()
