@@ -888,6 +888,59 @@ mod tests {
     }
 
     #[test]
+    fn blocks_beyond_the_slab_come_from_the_heap_and_slots_are_reused() {
+        // 8 shards, capacity 200: 2 + 16 + 16 = 34 slots. Events of 40 KB
+        // take a block each: 200 blocks, most of them on the heap.
+        let q = Queue::with_shards(8, 200, 1000, OverflowPolicy::DropNewest, Duration::ZERO);
+        assert!(q.slab.is_some(), "the mapping is made");
+        let t: Arc<str> = Arc::from("t");
+        for round in 0..3 {
+            let events: Vec<String> = (0..200)
+                .map(|i| format!("\"{round}:{i}:{}\"", "x".repeat(40_000)))
+                .collect();
+            for ev in &events {
+                q.push_event(0, t.clone(), ev.as_bytes()).unwrap();
+            }
+            q.push_set_extra(format!("k{round}"), None).unwrap();
+            assert!(q.push_event(0, t.clone(), b"{}").is_err(), "full");
+            if round == 0 {
+                let (mut in_slots, mut on_heap) = (0, 0);
+                for shard in q.shards.iter() {
+                    for block in &shard.0.lock().blocks {
+                        *if block.slot.is_some() {
+                            &mut in_slots
+                        } else {
+                            &mut on_heap
+                        } += 1;
+                    }
+                }
+                assert_eq!((in_slots, on_heap), (34, 166));
+            }
+            let mut expected = events;
+            expected.push(format!("extra:k{round}"));
+            assert_eq!(contents(&q), expected);
+            assert_eq!(q.len(), 0);
+        }
+    }
+
+    #[test]
+    fn tiny_and_huge_capacities_work() {
+        let t: Arc<str> = Arc::from("t");
+        for capacity in [1, 2, 1 << 40, usize::MAX / 2] {
+            let q = queue(capacity, OverflowPolicy::DropNewest);
+            q.push_event(0, t.clone(), b"1").unwrap();
+            let big = format!("\"{}\"", "x".repeat(BLOCK_BYTES * 2));
+            let second = q.push_event(0, t.clone(), big.as_bytes());
+            assert_eq!(second.is_ok(), capacity > 1);
+            let mut expected = vec!["1".to_string()];
+            if capacity > 1 {
+                expected.push(big);
+            }
+            assert_eq!(contents(&q), expected);
+        }
+    }
+
+    #[test]
     fn capacity_counts_events_the_worker_still_holds() {
         let q = queue(3, OverflowPolicy::DropNewest);
         let t: Arc<str> = Arc::from("t");
