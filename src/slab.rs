@@ -74,6 +74,11 @@ impl Slab {
         // only; the mapping works either way.
         // SAFETY: the range is the mapping just made.
         unsafe { libc::madvise(base, len, libc::MADV_NOHUGEPAGE) };
+        // The first fault in an anonymous mapping sets up its reverse map
+        // under the memory-map lock (later ones take only the mapping's own
+        // lock): taken here, on the creating thread, not by a producer.
+        // SAFETY: the first byte of the mapping just made; no slot is out.
+        unsafe { base.cast::<u8>().write_volatile(0) };
         Some(Arc::new(Slab {
             base: NonNull::new(base.cast())?,
             slot_bytes,
