@@ -373,8 +373,7 @@ impl Queue {
         let pool_blocks = (capacity / 256 / 8).clamp(POOL_BLOCKS_MIN, POOL_BLOCKS_MAX);
         let slots = capacity
             .div_ceil(SLAB_EVENTS_PER_SLOT)
-            .saturating_add(pool_blocks + 2 * shards)
-            .min(SLAB_MAX_BYTES / SLOT_BYTES);
+            .saturating_add(pool_blocks + 2 * shards);
         Queue {
             shards: (0..shards).map(|_| Padded::default()).collect(),
             hot: Padded::default(),

@@ -41,19 +41,22 @@ unsafe impl Sync for Slab {}
 
 impl Slab {
     /// Reserves `slots` slots of at least `min_slot_bytes` each (rounded up
-    /// to whole pages). None if that is nothing, overflows, exceeds
-    /// `max_bytes`, or the system refuses the mapping.
+    /// to whole pages), or as many as fit in `max_bytes`. None if that is
+    /// none, or the system refuses the mapping.
     pub fn new(slots: usize, min_slot_bytes: usize, max_bytes: usize) -> Option<Arc<Slab>> {
         // SAFETY: sysconf has no preconditions.
         let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
             .ok()
             .filter(|p| p.is_power_of_two())?;
-        let slot_bytes = min_slot_bytes.checked_next_multiple_of(page)?;
-        let len = slots.checked_mul(slot_bytes)?;
-        if slots == 0 || slot_bytes == 0 || len > max_bytes {
+        let slot_bytes = min_slot_bytes.max(1).checked_next_multiple_of(page)?;
+        // Indexes + 1 must fit in the u32 halves of `free_top`.
+        let slots = slots.min(max_bytes / slot_bytes).min(u32::MAX as usize - 1);
+        if slots == 0 {
             return None;
         }
-        let slots = u32::try_from(slots).ok().filter(|&s| s < u32::MAX)?;
+        // No overflow: slots * slot_bytes <= max_bytes.
+        let len = slots * slot_bytes;
+        let slots = slots as u32;
         // SAFETY: a new private anonymous mapping, placed by the kernel: it
         // aliases nothing; the result is checked below.
         let base = unsafe {
@@ -240,10 +243,14 @@ mod tests {
     }
 
     #[test]
-    fn refuses_nothing_and_too_much() {
+    fn reserves_at_most_max_bytes() {
         assert!(Slab::new(0, 4096, 1 << 30).is_none());
-        assert!(Slab::new(usize::MAX, 4096, usize::MAX).is_none());
-        assert!(Slab::new(1 << 20, 1 << 20, 1 << 30).is_none());
+        assert!(Slab::new(1, 4096, 100).is_none(), "not even one slot fits");
+        let slab = Slab::new(usize::MAX, 1 << 20, 8 << 20).expect("mapped");
+        assert_eq!(slab.slots, 8);
+        let slab = Slab::new(3, 1, 1 << 30).expect("mapped");
+        assert_eq!(slab.slots, 3);
+        assert!(slab.take().unwrap().slot_bytes() >= 1);
     }
 
     #[test]
