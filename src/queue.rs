@@ -3,7 +3,7 @@
 //! Emit copies the event into the tail of a block (64 KiB of event bytes and
 //! their entries): no allocation on the caller's thread, since emptied blocks
 //! come back from the worker to a small pool. When the pool runs dry (the
-//! queue growing fast), a producer takes a block from the [`crate::slab`]
+//! queue growing fast), a producer takes a block from the slab (`slab.rs`)
 //! reserved at creation, not from malloc: growing the heap takes the
 //! process's memory-map lock, and a producer would sleep behind whichever
 //! thread holds it. The worker takes whole blocks
