@@ -2,7 +2,11 @@
 //!
 //! Emit copies the event into the tail of a block (64 KiB of event bytes and
 //! their entries): no allocation on the caller's thread, since emptied blocks
-//! come back from the worker to a small pool. The worker takes whole blocks
+//! come back from the worker to a small pool. When the pool runs dry (the
+//! queue growing fast), a producer takes a block from the slab (`slab.rs`)
+//! reserved at creation, not from malloc: growing the heap takes the
+//! process's memory-map lock, and a producer would sleep behind whichever
+//! thread holds it. The worker takes whole blocks
 //! out, so no lock is held across I/O or formatting. The worker is woken only
 //! when enough events piled up (`wake_at`) or on request (flush, shutdown),
 //! not once per event: a futex wake per emit would dominate its cost.
@@ -34,23 +38,47 @@
 
 use crate::config::OverflowPolicy;
 use crate::event::EventRef;
+use crate::fixed_vec::FixedVec;
 use crate::result::ResultCode;
+use crate::slab::{Slab, Slot};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use serde_json::value::RawValue;
 use std::cell::Cell;
 use std::collections::VecDeque;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Event bytes per block (an event larger than this gets a block of its own).
 const BLOCK_BYTES: usize = 64 << 10;
-/// Entries per block at most.
+/// Entries per block at most (a block in a slab slot; its memory is only
+/// touched as far as it is used).
 const BLOCK_ENTRIES: usize = 1024;
-/// Entries a standard block has room for from the start: events of ~190
-/// bytes and more fill its bytes first; smaller ones grow the vectors. (512
+/// Entries a standard block on the heap has room for (the slab is full or
+/// unavailable): events of ~190 bytes and more fill its bytes first. (512
 /// gave the same emit cost and ~25 MB more peak RSS with 1M events queued.)
 const BLOCK_ENTRIES_RESERVED: usize = 352;
+/// Entries whose memory a pooled block has touched: 16 KiB of them (whole
+/// pages in a slot: touching 352 took a fifth page per block, +12 MB peak
+/// RSS with 1M 200-byte events queued, since most blocks come from the pool).
+const BLOCK_ENTRIES_PREFAULTED: usize = (16 << 10) / std::mem::size_of::<(u64, Entry)>();
+/// Entries of a block made for one event larger than BLOCK_BYTES (room for a
+/// few set_extra entries after it).
+const HUGE_BLOCK_ENTRIES: usize = 16;
+/// Where a block's parts live in a slab slot: bytes, then entries.
+const SLOT_ENTRIES_AT: usize = BLOCK_BYTES.next_multiple_of(std::mem::align_of::<(u64, Entry)>());
+const SLOT_BYTES: usize = SLOT_ENTRIES_AT + BLOCK_ENTRIES * std::mem::size_of::<(u64, Entry)>();
+/// The slab reserves a slot for this many events of the capacity (about
+/// 512-byte events; smaller ones take fewer slots), plus the pool and the
+/// shards' tails. Beyond it, or beyond SLAB_MAX_BYTES of address space,
+/// blocks come from the heap.
+const SLAB_EVENTS_PER_SLOT: usize = 128;
+const SLAB_MAX_BYTES: usize = if usize::BITS >= 64 {
+    4 << 30
+} else {
+    256 << 20
+};
 /// Emptied blocks kept for reuse: an eighth of what a full queue holds
 /// (counting ~256 events per block), within these bounds (16 blocks are
 /// about 1.3 MiB). The pool covers the queue's growth while the worker is
@@ -80,63 +108,112 @@ pub enum Entry {
 /// Events and set_extra entries, with the events' JSON in one buffer.
 #[derive(Debug)]
 pub struct Block {
-    bytes: Vec<u8>,
-    entries: Vec<Entry>,
-    /// The seq of each entry (ascending).
-    seqs: Vec<u64>,
+    bytes: FixedVec<u8>,
+    /// Each entry with its seq (ascending). One array, not two: in a slab
+    /// slot, each array's last page is partly used (+13 MB RSS with 1M
+    /// 200-byte events queued with two).
+    entries: FixedVec<(u64, Entry)>,
     /// Entries before this one are consumed or `Gone`.
     first_live: usize,
+    /// The slab slot the three vectors live in (None: on the heap). Declared
+    /// last: freed only after they are dropped.
+    slot: Option<Slot>,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Slot")
+    }
 }
 
 impl Block {
-    fn with_capacity(bytes: usize) -> Block {
+    fn on_heap(bytes: usize, entries: usize) -> Block {
         Block {
-            bytes: Vec::with_capacity(bytes),
-            entries: Vec::new(),
-            seqs: Vec::new(),
+            bytes: FixedVec::heap(bytes),
+            entries: FixedVec::heap(entries),
             first_live: 0,
+            slot: None,
         }
     }
 
-    /// A block of the standard size, with room for its entries (one
-    /// allocation each, rather than a vector growing by doubling).
-    fn standard() -> Block {
-        Block {
-            bytes: Vec::with_capacity(BLOCK_BYTES),
-            entries: Vec::with_capacity(BLOCK_ENTRIES_RESERVED),
-            seqs: Vec::with_capacity(BLOCK_ENTRIES_RESERVED),
-            first_live: 0,
+    /// A block for one event larger than a standard block.
+    fn huge(bytes: usize) -> Block {
+        Block::on_heap(bytes, HUGE_BLOCK_ENTRIES)
+    }
+
+    /// A block of the standard size: in a slab slot when one is free (a
+    /// page fault at most, never a change to the address space), else on
+    /// the heap.
+    fn standard(slab: Option<&Arc<Slab>>) -> Block {
+        match slab.and_then(|slab| slab.take()) {
+            Some(slot) => Block::in_slot(slot),
+            None => Block::on_heap(BLOCK_BYTES, BLOCK_ENTRIES_RESERVED),
         }
     }
 
-    /// A standard block, its memory allocated and touched: made by the
-    /// worker for the pool, so that producers neither call malloc nor take
-    /// page faults. Either can make a thread sleep on the process's memory
-    /// map lock while another thread grows its heap (stalls of several ms
-    /// with 4 producers on 2 cores when each grew its own).
-    fn prefaulted() -> Block {
-        let mut block = Block::standard();
-        block.bytes.resize(BLOCK_BYTES, 0);
+    fn in_slot(slot: Slot) -> Block {
+        assert!(slot.slot_bytes() >= SLOT_BYTES);
+        let base = slot.ptr().as_ptr();
+        // SAFETY: the slot is SLOT_BYTES long at least, page-aligned, and
+        // used only by this block while it owns the slot. The two ranges do
+        // not overlap (bytes [0, BLOCK_BYTES), entries [SLOT_ENTRIES_AT,
+        // SLOT_BYTES)) and their offsets are multiples of their types'
+        // alignment. The vectors are dropped before `slot` (field order), so
+        // the memory outlives them.
+        unsafe {
+            Block {
+                bytes: FixedVec::in_place(slot.ptr(), BLOCK_BYTES),
+                entries: FixedVec::in_place(
+                    NonNull::new_unchecked(base.add(SLOT_ENTRIES_AT).cast()),
+                    BLOCK_ENTRIES,
+                ),
+                first_live: 0,
+                slot: Some(slot),
+            }
+        }
+    }
+
+    /// A standard block, its memory touched: made by the worker for the
+    /// pool, so that producers neither call malloc nor take page faults.
+    /// Either can make a thread sleep on the process's memory map lock while
+    /// another thread grows its heap (stalls of several ms with 4 producers
+    /// on 2 cores when each grew its own).
+    fn prefaulted(slab: Option<&Arc<Slab>>) -> Block {
+        let mut block = Block::standard(slab);
+        block.bytes.prefault(BLOCK_BYTES);
+        block.entries.prefault(BLOCK_ENTRIES_PREFAULTED);
         block
-            .entries
-            .resize_with(BLOCK_ENTRIES_RESERVED, || Entry::Gone);
-        block.seqs.resize(BLOCK_ENTRIES_RESERVED, 0);
-        block.clear();
-        block
+    }
+
+    fn is_standard(&self) -> bool {
+        self.bytes.capacity() == BLOCK_BYTES
+    }
+
+    /// Frees the block; a slab slot's memory goes back to the system (the
+    /// worker's job: it takes the memory-map lock for reading).
+    fn discard(mut self) {
+        let slot = self.slot.take();
+        // The vectors (and the entries in them) are dropped first.
+        drop(self);
+        if let Some(slot) = slot {
+            // SAFETY: the block's vectors are gone: no value stored in the
+            // slot is alive any more.
+            unsafe { slot.release_memory() };
+        }
     }
 
     fn fits(&self, len: usize) -> bool {
-        self.entries.len() < BLOCK_ENTRIES && self.bytes.capacity() - self.bytes.len() >= len
+        self.entries.len() < self.entries.capacity()
+            && self.bytes.capacity() - self.bytes.len() >= len
     }
 
     fn push(&mut self, seq: u64, entry: Entry) {
-        self.entries.push(entry);
-        self.seqs.push(seq);
+        self.entries.push((seq, entry));
     }
 
     /// The seq of the first entry not yet consumed.
     fn front_seq(&self) -> Option<u64> {
-        self.seqs.get(self.first_live).copied()
+        self.entries.get(self.first_live).map(|e| e.0)
     }
 
     /// The event an `Entry::Event` of this block stands for.
@@ -159,7 +236,6 @@ impl Block {
     fn clear(&mut self) {
         self.bytes.clear();
         self.entries.clear();
-        self.seqs.clear();
         self.first_live = 0;
     }
 
@@ -167,14 +243,14 @@ impl Block {
     fn oldest_event(&self) -> Option<(usize, u64)> {
         let pos = self.entries[self.first_live..]
             .iter()
-            .position(|e| matches!(e, Entry::Event { .. }))?;
+            .position(|e| matches!(e.1, Entry::Event { .. }))?;
         let i = self.first_live + pos;
-        Some((i, self.seqs[i]))
+        Some((i, self.entries[i].0))
     }
 
     fn evict(&mut self, i: usize) {
-        self.entries[i] = Entry::Gone;
-        while matches!(self.entries.get(self.first_live), Some(Entry::Gone)) {
+        self.entries[i].1 = Entry::Gone;
+        while matches!(self.entries.get(self.first_live), Some((_, Entry::Gone))) {
             self.first_live += 1;
         }
     }
@@ -198,7 +274,7 @@ impl Shard {
         if !self.blocks.back().is_some_and(|b| b.fits(len)) {
             queue.hot.0.blocks_started.fetch_add(1, Ordering::Relaxed);
             let block = if len > BLOCK_BYTES {
-                Block::with_capacity(len)
+                Block::huge(len)
             } else {
                 // The pool's lock is held for a pop; should it be busy, a new
                 // block beats waiting.
@@ -206,7 +282,7 @@ impl Shard {
                     .pool
                     .try_lock()
                     .and_then(|mut p| p.pop())
-                    .unwrap_or_else(Block::standard)
+                    .unwrap_or_else(|| Block::standard(queue.slab.as_ref()))
             };
             self.blocks.push_back(block);
         }
@@ -262,6 +338,8 @@ pub struct Queue {
     pool: Mutex<Vec<Block>>,
     /// Most blocks the pool keeps.
     pool_blocks: usize,
+    /// Where standard blocks live (None: the system refused the mapping).
+    slab: Option<Arc<Slab>>,
 
     /// The worker's side: blocks taken from each shard, not yet consumed.
     taken: Mutex<Vec<VecDeque<Block>>>,
@@ -296,13 +374,18 @@ impl Queue {
         block_timeout: Duration,
     ) -> Queue {
         assert!(shards.is_power_of_two() && shards <= MAX_SHARDS);
+        let pool_blocks = (capacity / 256 / 8).clamp(POOL_BLOCKS_MIN, POOL_BLOCKS_MAX);
+        let slots = capacity
+            .div_ceil(SLAB_EVENTS_PER_SLOT)
+            .saturating_add(pool_blocks + 2 * shards);
         Queue {
             shards: (0..shards).map(|_| Padded::default()).collect(),
             hot: Padded::default(),
             held: Padded::default(),
             closed: AtomicBool::new(false),
             pool: Mutex::new(Vec::new()),
-            pool_blocks: (capacity / 256 / 8).clamp(POOL_BLOCKS_MIN, POOL_BLOCKS_MAX),
+            pool_blocks,
+            slab: Slab::new(slots, SLOT_BYTES, SLAB_MAX_BYTES),
             taken: Mutex::new((0..shards).map(|_| VecDeque::new()).collect()),
             wake_requested: Mutex::new(false),
             worker_cv: Condvar::new(),
@@ -612,9 +695,11 @@ impl Queue {
     fn recycle(&self, blocks: &mut Vec<Block>) {
         let mut keep: Vec<Block> = Vec::new();
         for mut block in blocks.drain(..) {
-            if block.bytes.capacity() == BLOCK_BYTES && keep.len() < self.pool_blocks {
+            if block.is_standard() && keep.len() < self.pool_blocks {
                 block.clear();
                 keep.push(block);
+            } else {
+                block.discard();
             }
         }
         if keep.is_empty() {
@@ -625,6 +710,7 @@ impl Queue {
         pool.extend(keep.drain(..room));
         drop(pool);
         // Blocks beyond the pool's room are freed here, outside the lock.
+        keep.into_iter().for_each(Block::discard);
     }
 
     /// Worker: puts new blocks in the pool until it holds twice as many as
@@ -639,7 +725,9 @@ impl Queue {
         if have >= want {
             return;
         }
-        let fresh: Vec<Block> = (have..want).map(|_| Block::prefaulted()).collect();
+        let fresh: Vec<Block> = (have..want)
+            .map(|_| Block::prefaulted(self.slab.as_ref()))
+            .collect();
         self.pool.lock().extend(fresh);
     }
 
@@ -682,13 +770,14 @@ impl Drained<'_> {
             let block = self.taken[s].front_mut().expect("front_seq saw it");
             let i = block.first_live;
             block.first_live += 1;
-            if !matches!(block.entries[i], Entry::Gone) {
+            if !matches!(block.entries[i].1, Entry::Gone) {
                 break;
             }
         }
         let block = self.taken[self.run].front_mut().expect("just consumed");
         let i = block.first_live - 1;
-        Some((block.seqs[i], &block.bytes, &mut block.entries[i]))
+        let (seq, entry) = &mut block.entries[i];
+        Some((*seq, &block.bytes[..], entry))
     }
 
     /// The seq of shard `s`'s next entry, moving consumed blocks to `done`.
@@ -802,6 +891,59 @@ mod tests {
         // Blocks come back from the pool empty.
         q.push_event(0, thread, b"{}").ok().unwrap();
         assert_eq!(contents(&q), vec!["{}".to_string()]);
+    }
+
+    #[test]
+    fn blocks_beyond_the_slab_come_from_the_heap_and_slots_are_reused() {
+        // 8 shards, capacity 200: 2 + 16 + 16 = 34 slots. Events of 40 KB
+        // take a block each: 200 blocks, most of them on the heap.
+        let q = Queue::with_shards(8, 200, 1000, OverflowPolicy::DropNewest, Duration::ZERO);
+        assert!(q.slab.is_some(), "the mapping is made");
+        let t: Arc<str> = Arc::from("t");
+        for round in 0..3 {
+            let events: Vec<String> = (0..200)
+                .map(|i| format!("\"{round}:{i}:{}\"", "x".repeat(40_000)))
+                .collect();
+            for ev in &events {
+                q.push_event(0, t.clone(), ev.as_bytes()).unwrap();
+            }
+            q.push_set_extra(format!("k{round}"), None).unwrap();
+            assert!(q.push_event(0, t.clone(), b"{}").is_err(), "full");
+            if round == 0 {
+                let (mut in_slots, mut on_heap) = (0, 0);
+                for shard in q.shards.iter() {
+                    for block in &shard.0.lock().blocks {
+                        *if block.slot.is_some() {
+                            &mut in_slots
+                        } else {
+                            &mut on_heap
+                        } += 1;
+                    }
+                }
+                assert_eq!((in_slots, on_heap), (34, 166));
+            }
+            let mut expected = events;
+            expected.push(format!("extra:k{round}"));
+            assert_eq!(contents(&q), expected);
+            assert_eq!(q.len(), 0);
+        }
+    }
+
+    #[test]
+    fn tiny_and_huge_capacities_work() {
+        let t: Arc<str> = Arc::from("t");
+        for capacity in [1, 2, 1 << 40, usize::MAX / 2] {
+            let q = queue(capacity, OverflowPolicy::DropNewest);
+            q.push_event(0, t.clone(), b"1").unwrap();
+            let big = format!("\"{}\"", "x".repeat(BLOCK_BYTES * 2));
+            let second = q.push_event(0, t.clone(), big.as_bytes());
+            assert_eq!(second.is_ok(), capacity > 1);
+            let mut expected = vec!["1".to_string()];
+            if capacity > 1 {
+                expected.push(big);
+            }
+            assert_eq!(contents(&q), expected);
+        }
     }
 
     #[test]
