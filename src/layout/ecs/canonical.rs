@@ -40,7 +40,9 @@ fn reserialise(out: &mut Vec<u8>, raw: &str) {
 pub(super) fn is_canonical(raw: &str) -> bool {
     let b = raw.as_bytes();
     match b.first() {
-        Some(b'"') => string_end(b, 0) == Some(b.len()),
+        // A validated string without a backslash has nothing to escape (the
+        // word-at-a-time search first: most strings are plain).
+        Some(b'"') => !b.contains(&b'\\') || string_end(b, 0) == Some(b.len()),
         Some(b't' | b'f' | b'n') => true,
         Some(b'-' | b'0'..=b'9') => integer_end(b, 0) == Some(b.len()),
         Some(b'{' | b'[') => container_end(b, 0) == Some(b.len()),

@@ -182,6 +182,8 @@ pub(super) struct FastLayout {
     /// key, without the renamed names (those are in `base_renamed`).
     base_extra: Vec<BaseExtra>,
     base_renamed: Vec<Option<String>>,
+    /// Bit i set: base_renamed[i] is Some.
+    base_renamed_mask: u32,
     ensure_ascii: bool,
     /// The last thread name seen and its JSON form.
     thread_cache: RefCell<(Option<Arc<str>>, String)>,
@@ -233,6 +235,7 @@ impl FastLayout {
             rename_slot,
             base_extra: Vec::new(),
             base_renamed: vec![None; ECS_FIELDS.len()],
+            base_renamed_mask: 0,
             ensure_ascii,
             thread_cache: RefCell::new((None, String::new())),
             second_cache: RefCell::new((i64::MIN, Vec::new())),
@@ -243,11 +246,15 @@ impl FastLayout {
     /// Takes the merged extras of the configuration and set_extra.
     pub(super) fn set_base_extra(&mut self, merged: &BTreeMap<&str, &Value>) {
         self.base_renamed = vec![None; ECS_FIELDS.len()];
+        self.base_renamed_mask = 0;
         self.base_extra.clear();
         for (&key, &value) in merged {
             let value = serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned());
             match rename_index(key) {
-                Some(i) => self.base_renamed[i] = Some(value),
+                Some(i) => {
+                    self.base_renamed[i] = Some(value);
+                    self.base_renamed_mask |= 1 << i;
+                }
                 None => self.base_extra.push(BaseExtra {
                     key: key.to_owned(),
                     json_key: key_json(key),
@@ -284,6 +291,7 @@ impl FastLayout {
         fields[THREAD] = Field::Ready(&thread_cache.1);
         fields[PREFIX] = Field::Extra;
         let mut renamed: [Option<&str>; ECS_FIELDS.len()] = [None; ECS_FIELDS.len()];
+        let mut renamed_mask = 0u32;
         let mut event_extra: Vec<ExtraField> = recycle(self.scratch.take());
         let mut general = false;
         // The last of duplicate keys wins, as in the parsed map.
@@ -298,6 +306,7 @@ impl FastLayout {
                 general = true;
             } else if let Some(i) = rename_index(&key) {
                 renamed[i] = Some(m.value);
+                renamed_mask |= 1 << i;
             } else {
                 event_extra.push((key, m.value));
             }
@@ -308,12 +317,15 @@ impl FastLayout {
         }
         // Known names become their ECS fields (in ECS_FIELDS order: `file`
         // wins over `path`), the event's over the configuration's.
-        for (i, &slot) in self.rename_slot.iter().enumerate() {
-            if let Some(v) = renamed[i] {
-                fields[slot] = Field::Raw(v);
-            } else if let Some(v) = &self.base_renamed[i] {
-                fields[slot] = Field::Ready(v);
-            }
+        let mut pending = renamed_mask | self.base_renamed_mask;
+        while pending != 0 {
+            let i = pending.trailing_zeros() as usize;
+            pending &= pending - 1;
+            fields[self.rename_slot[i]] = match (renamed[i], &self.base_renamed[i]) {
+                (Some(v), _) => Field::Raw(v),
+                (None, Some(v)) => Field::Ready(v),
+                (None, None) => continue,
+            };
         }
         // Sorted by key; of equal keys the one pushed last wins.
         event_extra.sort_by(|a, b| a.0.cmp(&b.0));
