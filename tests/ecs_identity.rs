@@ -35,6 +35,9 @@ const CONFIGS: &[&str] = &[
     r#"{"host":"h","formatter":"ecs"}"#,
     r#"{"host":"h","formatter":"ecs","ensure_ascii":false}"#,
     r#"{"host":"h","formatter":"ecs","extra_prefix":""}"#,
+    r#"{"host":"h","formatter":"ecs","extra_prefix":"","ensure_ascii":false,"extra":{"message":"static message","log.level":"S","app":1,"zz":2,"":0,"tags":["s"],"loga":1,"log-x":2,"lo":3,"é":4,"logger_name":"L"}}"#,
+    r#"{"host":"h","formatter":"ecs","extra_prefix":"","extra":{"a.b":1}}"#,
+    r#"{"host":"h","formatter":"ecs","extra_prefix":"","extra":{"host":"x"}}"#,
     r#"{"host":"h","formatter":"ecs","extra_prefix":"dev","tags":["a",1,null,"\u00e9"],"metadata":{"z":1,"a":[1.0,{"k":"v"}]}}"#,
     r#"{"host":"h","formatter":"ecs","extra":{"logger_name":"static","req_user":{"id":1},"app":"x","zz":[1,2],"log.level":"x","\u00e9t\u00e9":"\u00e9","q\"k":1},"message_type":"svc\u00e9"}"#,
     r#"{"host":"h","formatter":"ecs","extra_prefix":"log","extra":{"a":1}}"#,
@@ -52,6 +55,8 @@ const SET_EXTRA: &[(&str, Option<&str>)] = &[
     ("logger_name", None),
     ("status_code", Some("-0")),
     ("\u{e9}", Some(r#""\u00e9\/""#)),
+    ("labels", Some(r#"{"l":1}"#)),
+    ("@version", Some("2")),
 ];
 
 const KEYS: &[&str] = &[
@@ -114,6 +119,12 @@ const KEYS: &[&str] = &[
     "\\u0065xtra",
     "caf\\u00e9",
     "caf\u{e9}",
+    "lo",
+    "loga",
+    "log-x",
+    "@",
+    "~",
+    "labels.x",
     "k\\\"q",
     "\\/",
     "user",

@@ -74,8 +74,8 @@ pub struct EcsFormatter {
     static_extra: Map<String, Value>,
     dynamic_extra: BTreeMap<String, Value>,
     ensure_ascii: bool,
-    /// The one-pass writer, for a plain extra prefix (else every event takes
-    /// the general path below, which builds a tree).
+    /// The one-pass writer, for no extra prefix or a plain one (else every
+    /// event takes the general path below, which builds a tree).
     fast: Option<fast::FastLayout>,
 }
 
@@ -108,8 +108,11 @@ impl EcsFormatter {
                     _ => None,
                 })
                 .collect();
-            let prefix = config.extra_prefix.as_deref().unwrap_or_default();
-            fast::FastLayout::new(prefix, defaults, config.ensure_ascii)
+            fast::FastLayout::new(
+                config.extra_prefix.as_deref(),
+                defaults,
+                config.ensure_ascii,
+            )
         });
         let mut f = EcsFormatter {
             host: host.to_owned(),
@@ -157,8 +160,8 @@ impl EcsFormatter {
     /// Appends one formatted event (no trailing newline) to `out`.
     pub fn format<'a>(&self, ev: impl Into<EventRef<'a>>, out: &mut Vec<u8>) -> Result<(), String> {
         let ev: EventRef<'a> = ev.into();
-        if let (Some(fast), Some(prefix)) = (&self.fast, &self.extra_prefix) {
-            if fast.format(ev, prefix, out) {
+        if let Some(fast) = &self.fast {
+            if fast.format(ev, out) {
                 return Ok(());
             }
         }

@@ -14,10 +14,10 @@
 
 use logstash_async::event::EventRef;
 use logstash_async::Config;
-use std::io::Write;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::io::Write;
 
 /// The ECS version the layout follows (as the Python formatter).
 pub const ECS_VERSION: &str = "8.11.0";
@@ -234,7 +234,6 @@ fn insert_merging(map: &mut Map<String, Value>, key: &str, value: Value) {
         }
     }
 }
-
 
 /// Python's `json.dumps(ensure_ascii=True)` (a copy of the crate's private one).
 fn escape_non_ascii(out: &mut Vec<u8>, start: usize) {

@@ -130,10 +130,30 @@ fn rename_index(key: &str) -> Option<usize> {
     })
 }
 
-/// Whether the fast layout can write events for this extra prefix: a name
-/// that no other top-level field equals or nests under.
+/// The first segment of a dotted slot name: an object on the top level
+/// (checked against SLOT_NAMES by a unit test).
+fn is_slot_root(key: &str) -> bool {
+    matches!(
+        key,
+        "log"
+            | "error"
+            | "process"
+            | "event"
+            | "user_agent"
+            | "client"
+            | "url"
+            | "user"
+            | "http"
+            | "ecs"
+            | "host"
+    )
+}
+
+/// Whether the fast layout can write events for this extra prefix: none
+/// (extras on the top level), or a name that no other top-level field
+/// equals or nests under.
 pub(super) fn applies_to(prefix: Option<&str>) -> bool {
-    let Some(prefix) = prefix else { return false };
+    let Some(prefix) = prefix else { return true };
     !prefix.contains('.')
         && !TOP_LEVEL_FIELDS.contains(&prefix)
         && !SLOT_NAMES
@@ -160,6 +180,8 @@ enum Field<'a> {
 struct SlotOut {
     parents: Vec<(u16, String)>,
     key: String,
+    /// The first segment, as named (where extras on the top level go between).
+    root: String,
 }
 
 /// One extra field of the configuration and set_extra, serialised.
@@ -182,6 +204,14 @@ pub(super) struct FastLayout {
     /// key, without the renamed names (those are in `base_renamed`).
     base_extra: Vec<BaseExtra>,
     base_renamed: Vec<Option<String>>,
+    /// Without a prefix: the configuration's extras named as a top-level or
+    /// ECS field, which replace it (after the renames).
+    base_overrides: Vec<(usize, String)>,
+    /// False when, without a prefix, an extra of the configuration would nest
+    /// (a dotted name) or merge with an ECS object: the general path writes
+    /// every event then.
+    base_fits: bool,
+    prefix: Option<String>,
     /// Bit i set: base_renamed[i] is Some.
     base_renamed_mask: u32,
     ensure_ascii: bool,
@@ -196,12 +226,13 @@ pub(super) struct FastLayout {
 impl FastLayout {
     /// `defaults` are the serialised constants in SLOT_NAMES order.
     pub(super) fn new(
-        prefix: &str,
+        prefix: Option<&str>,
         defaults: Vec<Option<String>>,
         ensure_ascii: bool,
     ) -> FastLayout {
         let mut names: Vec<&str> = SLOT_NAMES.to_vec();
-        names.push(prefix);
+        // Without a prefix the slot stays empty.
+        names.push(prefix.unwrap_or_default());
         let paths: Vec<Vec<&str>> = names.iter().map(|n| n.split('.').collect()).collect();
         let mut order: Vec<usize> = (0..SLOTS).collect();
         order.sort_by(|&a, &b| paths[a].cmp(&paths[b]));
@@ -220,6 +251,7 @@ impl FastLayout {
                 SlotOut {
                     parents,
                     key: key_json(last),
+                    root: path[0].to_owned(),
                 }
             })
             .collect();
@@ -236,6 +268,9 @@ impl FastLayout {
             base_extra: Vec::new(),
             base_renamed: vec![None; ECS_FIELDS.len()],
             base_renamed_mask: 0,
+            base_overrides: Vec::new(),
+            base_fits: true,
+            prefix: prefix.map(str::to_owned),
             ensure_ascii,
             thread_cache: RefCell::new((None, String::new())),
             second_cache: RefCell::new((i64::MIN, Vec::new())),
@@ -247,29 +282,42 @@ impl FastLayout {
     pub(super) fn set_base_extra(&mut self, merged: &BTreeMap<&str, &Value>) {
         self.base_renamed = vec![None; ECS_FIELDS.len()];
         self.base_renamed_mask = 0;
+        self.base_overrides.clear();
+        self.base_fits = true;
         self.base_extra.clear();
+        let flat = self.prefix.is_none();
         for (&key, &value) in merged {
             let value = serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned());
-            match rename_index(key) {
-                Some(i) => {
+            match (rename_index(key), slot_index(key)) {
+                (Some(i), _) => {
                     self.base_renamed[i] = Some(value);
                     self.base_renamed_mask |= 1 << i;
                 }
-                None => self.base_extra.push(BaseExtra {
-                    key: key.to_owned(),
-                    json_key: key_json(key),
-                    value,
-                }),
+                (None, Some(slot)) if flat => self.base_overrides.push((slot, value)),
+                _ => {
+                    if flat && (key.contains('.') || is_slot_root(key)) {
+                        self.base_fits = false;
+                    }
+                    self.base_extra.push(BaseExtra {
+                        key: key.to_owned(),
+                        json_key: key_json(key),
+                        value,
+                    })
+                }
             }
         }
     }
 
     /// Appends one formatted event to `out`; returns false, with nothing
     /// appended, for an event the general path must write.
-    pub(super) fn format(&self, ev: EventRef<'_>, prefix: &str, out: &mut Vec<u8>) -> bool {
+    pub(super) fn format(&self, ev: EventRef<'_>, out: &mut Vec<u8>) -> bool {
         let Ok(text) = std::str::from_utf8(ev.json) else {
             return false;
         };
+        if !self.base_fits {
+            return false;
+        }
+        let prefix = self.prefix.as_deref();
         {
             let mut cache = self.thread_cache.borrow_mut();
             if !cache
@@ -289,7 +337,9 @@ impl FastLayout {
             });
         fields[TIMESTAMP] = Field::Timestamp;
         fields[THREAD] = Field::Ready(&thread_cache.1);
-        fields[PREFIX] = Field::Extra;
+        if prefix.is_some() {
+            fields[PREFIX] = Field::Extra;
+        }
         let mut renamed: [Option<&str>; ECS_FIELDS.len()] = [None; ECS_FIELDS.len()];
         let mut renamed_mask = 0u32;
         let mut event_extra: Vec<ExtraField> = recycle(self.scratch.take());
@@ -302,12 +352,15 @@ impl FastLayout {
             };
             if let Some(i) = slot_index(&key) {
                 fields[i] = Field::Raw(m.value);
-            } else if *key == *prefix && m.value.starts_with('{') {
+            } else if Some(&*key) == prefix && m.value.starts_with('{') {
                 general = true;
             } else if let Some(i) = rename_index(&key) {
                 renamed[i] = Some(m.value);
                 renamed_mask |= 1 << i;
             } else {
+                // Without a prefix, a dotted extra nests and one named as an
+                // ECS object merges with it: the general path's cases.
+                general |= prefix.is_none() && (key.contains('.') || is_slot_root(&key));
                 event_extra.push((key, m.value));
             }
         });
@@ -327,6 +380,9 @@ impl FastLayout {
                 (None, None) => continue,
             };
         }
+        for (slot, v) in &self.base_overrides {
+            fields[*slot] = Field::Ready(v);
+        }
         // Sorted by key; of equal keys the one pushed last wins.
         event_extra.sort_by(|a, b| a.0.cmp(&b.0));
         event_extra.dedup_by(|later, earlier| {
@@ -343,6 +399,13 @@ impl FastLayout {
         let mut open = [0u16; 8];
         let mut depth = 0;
         let mut comma = false;
+        // Without a prefix the extras go on the top level, between the slots.
+        let mut extras = ExtraCursor {
+            base: &self.base_extra,
+            event: &event_extra,
+            i: 0,
+            j: 0,
+        };
         for &slot in &self.order {
             let field = fields[slot];
             if let Field::Absent = field {
@@ -360,6 +423,9 @@ impl FastLayout {
                 out.push(b'}');
             }
             depth = common;
+            if depth == 0 && prefix.is_none() {
+                extras.write_before(Some(&path.root), out, &mut comma);
+            }
             for (id, key) in &path.parents[common..] {
                 if comma {
                     out.push(b',');
@@ -380,11 +446,18 @@ impl FastLayout {
                 Field::Ready(v) => out.extend_from_slice(v.as_bytes()),
                 Field::Raw(v) => write_value(out, v),
                 Field::Timestamp => self.write_timestamp(ev.unix_ms, out),
-                Field::Extra => self.write_extra(&event_extra, out),
+                Field::Extra => {
+                    out.push(b'{');
+                    extras.write_before(None, out, &mut false);
+                    out.push(b'}');
+                }
             }
         }
         for _ in 0..depth {
             out.push(b'}');
+        }
+        if prefix.is_none() {
+            extras.write_before(None, out, &mut comma);
         }
         out.push(b'}');
         if self.ensure_ascii {
@@ -392,56 +465,6 @@ impl FastLayout {
         }
         *self.scratch.borrow_mut() = recycle(event_extra);
         true
-    }
-
-    /// The prefix object: the configuration's extras and the event's
-    /// (sorted, deduplicated) merged in key order, the event's winning.
-    fn write_extra(&self, event: &[ExtraField], out: &mut Vec<u8>) {
-        out.push(b'{');
-        let (base, mut j) = (&self.base_extra, 0);
-        let mut i = 0;
-        let mut first = true;
-        let mut sep = |out: &mut Vec<u8>| {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-        };
-        while i < base.len() || j < event.len() {
-            let take_event = match (base.get(i), event.get(j)) {
-                (Some(b), Some(e)) => match b.key.as_str().cmp(&e.0) {
-                    std::cmp::Ordering::Less => false,
-                    std::cmp::Ordering::Greater => true,
-                    std::cmp::Ordering::Equal => {
-                        i += 1;
-                        true
-                    }
-                },
-                (Some(_), None) => false,
-                _ => true,
-            };
-            sep(out);
-            if take_event {
-                let (key, value) = &event[j];
-                match key {
-                    // As it stood in the event, without escapes.
-                    Cow::Borrowed(k) => {
-                        out.push(b'"');
-                        out.extend_from_slice(k.as_bytes());
-                        out.extend_from_slice(b"\":");
-                    }
-                    Cow::Owned(k) => write_key(out, k),
-                }
-                write_value(out, value);
-                j += 1;
-            } else {
-                let b = &base[i];
-                out.extend_from_slice(b.json_key.as_bytes());
-                out.extend_from_slice(b.value.as_bytes());
-                i += 1;
-            }
-        }
-        out.push(b'}');
     }
 
     fn write_timestamp(&self, unix_ms: i64, out: &mut Vec<u8>) {
@@ -463,6 +486,59 @@ impl FastLayout {
             b'Z',
             b'"',
         ]);
+    }
+}
+
+/// The configuration's extras and the event's (sorted, deduplicated), merged
+/// in key order, the event's winning: written as members, a run at a time.
+struct ExtraCursor<'e> {
+    base: &'e [BaseExtra],
+    event: &'e [ExtraField<'e>],
+    i: usize,
+    j: usize,
+}
+
+impl ExtraCursor<'_> {
+    /// Writes the next extras whose keys sort before `limit` (all without one).
+    fn write_before(&mut self, limit: Option<&str>, out: &mut Vec<u8>, comma: &mut bool) {
+        loop {
+            let (base, event) = (self.base.get(self.i), self.event.get(self.j));
+            let (take_event, key) = match (base, event) {
+                (Some(b), Some(e)) if *e.0 <= *b.key => (true, &*e.0),
+                (Some(b), _) => (false, b.key.as_str()),
+                (None, Some(e)) => (true, &*e.0),
+                (None, None) => return,
+            };
+            if limit.is_some_and(|l| key >= l) {
+                return;
+            }
+            if *comma {
+                out.push(b',');
+            }
+            *comma = true;
+            if take_event {
+                let (key, value) = &self.event[self.j];
+                if base.is_some_and(|b| *b.key == **key) {
+                    self.i += 1; // the event's wins
+                }
+                match key {
+                    // As it stood in the event, without escapes.
+                    Cow::Borrowed(k) => {
+                        out.push(b'"');
+                        out.extend_from_slice(k.as_bytes());
+                        out.extend_from_slice(b"\":");
+                    }
+                    Cow::Owned(k) => write_key(out, k),
+                }
+                write_value(out, value);
+                self.j += 1;
+            } else {
+                let b = &self.base[self.i];
+                out.extend_from_slice(b.json_key.as_bytes());
+                out.extend_from_slice(b.value.as_bytes());
+                self.i += 1;
+            }
+        }
     }
 }
 
@@ -493,10 +569,14 @@ mod tests {
             assert!(slot_index(own).is_some(), "{own}");
         }
         assert_eq!(SLOT_NAMES[THREAD], "process.thread.name");
+        for name in SLOT_NAMES {
+            let (root, rest) = name.split_once('.').unwrap_or((name, ""));
+            assert_eq!(is_slot_root(root), !rest.is_empty(), "{name}");
+        }
         assert!(applies_to(Some("extra")));
+        assert!(applies_to(None));
         assert!(applies_to(Some("x_y")));
         for odd in [
-            None,
             Some("a.b"),
             Some("log"),
             Some("tags"),
