@@ -3,12 +3,17 @@
 //! `valgrind --tool=callgrind` at two N and subtract (the machine is shared,
 //! so instruction counts are steadier than wall-clock).
 //!
-//! `cargo run --release --example format_cost -- ecs 10000`
+//! `cargo run --release --example format_cost -- ecs 10000` (layouts: `ecs`,
+//! `logstash`, and `ecs-reference`, the first tree-building ECS layout kept in
+//! tests/reference/ for comparison).
 
 use logstash_async::event::AcceptedEvent;
 use logstash_async::layout::Layout;
 use logstash_async::Config;
 use std::sync::Arc;
+
+#[path = "../tests/reference/ecs_v1.rs"]
+mod reference;
 
 /// The benchmark's event (benches/throughput.rs).
 fn event(i: u64) -> Vec<u8> {
@@ -25,14 +30,15 @@ fn main() {
     let kind = args.next().unwrap_or_else(|| "ecs".into());
     let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let formatter = match kind.as_str() {
-        "ecs" => r#","formatter":"ecs""#,
+        "ecs" | "ecs-reference" => r#","formatter":"ecs""#,
         "logstash" => "",
-        other => panic!("unknown layout {other} (ecs or logstash)"),
+        other => panic!("unknown layout {other} (ecs, ecs-reference or logstash)"),
     };
     let config =
         Config::from_json(format!(r#"{{"host":"127.0.0.1","port":1{formatter}}}"#).as_bytes())
             .expect("config");
     let layout = Layout::new(&config, "host", "bench");
+    let reference = reference::ReferenceEcsFormatter::new(&config, "host", "bench");
     let thread: Arc<str> = Arc::from("main");
     let events: Vec<AcceptedEvent> = (0..1000)
         .map(|i| AcceptedEvent {
@@ -47,9 +53,12 @@ fn main() {
         if out.len() > 1 << 19 {
             out.clear();
         }
-        layout
-            .format(&events[(i % 1000) as usize], &mut out)
-            .expect("format");
+        let ev = &events[(i % 1000) as usize];
+        if kind == "ecs-reference" {
+            reference.format(ev, &mut out).expect("format");
+        } else {
+            layout.format(ev, &mut out).expect("format");
+        }
         out.push(b'\n');
     }
     let ns = started.elapsed().as_secs_f64() * 1e9 / n.max(1) as f64;
