@@ -284,7 +284,7 @@ fn generated_events_are_identical() {
     let iterations: usize = std::env::var("LOGSTASH_ASYNC_FUZZ_ITERATIONS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000);
+        .unwrap_or(1_000);
     for _ in 0..iterations {
         let members = (rng.next() % 12) as usize;
         let mut json = String::from("{");
