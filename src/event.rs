@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 
-mod scan;
+pub(crate) mod scan;
 
 /// An event accepted by emit, waiting in the in-memory queue.
 #[derive(Debug)]
@@ -161,12 +161,12 @@ struct BaseExtra {
 
 /// One extra field of an event: its key (decoded only when it holds
 /// escapes) and its value's JSON text, both borrowed from the event.
-type ExtraField<'a> = (Cow<'a, str>, &'a str);
+pub(crate) type ExtraField<'a> = (Cow<'a, str>, &'a str);
 
 /// Empties a vector and hands its allocation on to a vector of another
 /// lifetime (collecting a vec::IntoIter into elements of the same size and
 /// alignment reuses its buffer; nothing is ever mapped).
-fn recycle<'b>(mut fields: Vec<ExtraField<'_>>) -> Vec<ExtraField<'b>> {
+pub(crate) fn recycle<'b>(mut fields: Vec<ExtraField<'_>>) -> Vec<ExtraField<'b>> {
     fields.clear();
     fields.into_iter().map(|_| unreachable!()).collect()
 }
@@ -174,13 +174,13 @@ fn recycle<'b>(mut fields: Vec<ExtraField<'_>>) -> Vec<ExtraField<'b>> {
 /// Index of `message`, `level` and `@timestamp` in TOP_LEVEL_FIELDS.
 const TIMESTAMP: usize = 0;
 
-fn json_string(s: &str) -> String {
+pub(crate) fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
 /// A member's key: borrowed unless it holds escapes (then decoded, like any
 /// JSON parser would; None if that fails, which scan's check rules out).
-fn member_key<'a>(member: &scan::Member<'a>) -> Option<Cow<'a, str>> {
+pub(crate) fn member_key<'a>(member: &scan::Member<'a>) -> Option<Cow<'a, str>> {
     if member.key_escaped {
         serde_json::from_str::<String>(member.key_json)
             .ok()
@@ -484,7 +484,7 @@ fn merge_sorted<'a>(
     }
 }
 
-fn write_key(out: &mut Vec<u8>, key: &str) {
+pub(crate) fn write_key(out: &mut Vec<u8>, key: &str) {
     if key.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.reserve(key.len() + 3);
         out.push(b'"');

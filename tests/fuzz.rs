@@ -17,6 +17,9 @@ use std::sync::Arc;
 #[path = "reference/validate_v1.rs"]
 mod reference;
 
+#[path = "reference/ecs_v1.rs"]
+mod ecs_reference;
+
 /// xorshift64*: reproducible, good enough to pick mutations.
 struct Rng(u64);
 
@@ -162,12 +165,28 @@ fn emit_validation_and_formatting_never_panic_and_emit_valid_json() {
         .iter()
         .map(|c| Layout::new(c, "host", "prog"))
         .collect();
+    // The fast ECS layout and the first, tree-building one: the same bytes.
+    let ecs_pairs: Vec<_> = [
+        r#"{"host":"h","formatter":"ecs"}"#,
+        r#"{"host":"h","formatter":"ecs","ensure_ascii":false,"extra":{"logger_name":"s","app":{"b":1,"a":2}}}"#,
+        r#"{"host":"h","formatter":"ecs","extra_prefix":"dev","tags":["t"],"metadata":{"m":1}}"#,
+        r#"{"host":"h","formatter":"ecs","extra_prefix":""}"#,
+    ]
+    .iter()
+    .map(|text| {
+        let config = Config::from_json(text.as_bytes()).unwrap();
+        (
+            logstash_async::layout::ecs::EcsFormatter::new(&config, "host", "prog"),
+            ecs_reference::ReferenceEcsFormatter::new(&config, "host", "prog"),
+        )
+    })
+    .collect();
     let mut inputs: Vec<Vec<u8>> = seeds.clone();
     for _ in 0..iterations() {
         let seed = &seeds[rng.below(seeds.len())];
         inputs.push(mutate(&mut rng, seed, &seeds));
     }
-    let (mut accepted, mut out) = (0, Vec::new());
+    let (mut accepted, mut out, mut expected) = (0, Vec::new(), Vec::new());
     let thread: Arc<str> = Arc::from("fuzz");
     for input in &inputs {
         let verdict = std::panic::catch_unwind(|| validate(input, 1 << 20));
@@ -194,6 +213,19 @@ fn emit_validation_and_formatting_never_panic_and_emit_valid_json() {
             thread_name: thread.clone(),
             json: input.clone().into(),
         };
+        for (fast, reference) in &ecs_pairs {
+            out.clear();
+            expected.clear();
+            let got = fast.format(&event, &mut out);
+            let want = reference.format(&event, &mut expected);
+            assert!(
+                got == want && out == expected,
+                "the ECS layout differs from the reference on {:?}:\n fast      {}\n reference {}",
+                String::from_utf8_lossy(input),
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&expected)
+            );
+        }
         for layout in &layouts {
             out.clear();
             let formatted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

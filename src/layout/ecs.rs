@@ -5,8 +5,11 @@
 //! `extra_prefix`. Top level: `@timestamp`, `@version`, `@metadata`,
 //! `message`, `labels`, `tags` and the ECS objects.
 
+mod canonical;
+mod fast;
+
 use crate::config::Config;
-use crate::event::{escape_non_ascii, EventRef};
+use crate::event::{escape_non_ascii, json_string, EventRef};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -71,6 +74,9 @@ pub struct EcsFormatter {
     static_extra: Map<String, Value>,
     dynamic_extra: BTreeMap<String, Value>,
     ensure_ascii: bool,
+    /// The one-pass writer, for no extra prefix or a plain one (else every
+    /// event takes the general path below, which builds a tree).
+    fast: Option<fast::FastLayout>,
 }
 
 impl EcsFormatter {
@@ -80,7 +86,35 @@ impl EcsFormatter {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| program.to_owned());
-        EcsFormatter {
+        let fast = fast::applies_to(config.extra_prefix.as_deref()).then(|| {
+            // The constants, serialised once, in fast::SLOT_NAMES order.
+            let host = json_string(host);
+            let defaults = fast::SLOT_NAMES
+                .iter()
+                .map(|name| match *name {
+                    "@version" => Some("\"1\"".to_owned()),
+                    "@metadata" => config.metadata.as_ref().map(Value::to_string),
+                    "message" => Some("\"\"".to_owned()),
+                    "tags" => (!config.tags.is_empty())
+                        .then(|| Value::Array(config.tags.clone()).to_string()),
+                    "ecs.version" => Some(json_string(ECS_VERSION)),
+                    "event.module" => Some(json_string(&config.message_type)),
+                    "host.hostname" | "log.syslog.hostname" => Some(host.clone()),
+                    "log.level" => Some("\"INFO\"".to_owned()),
+                    "process.executable" => Some(json_string(program)),
+                    "process.name" => Some(json_string(&process_name)),
+                    "process.pid" => Some(std::process::id().to_string()),
+                    // The timestamp and thread name come with each event.
+                    _ => None,
+                })
+                .collect();
+            fast::FastLayout::new(
+                config.extra_prefix.as_deref(),
+                defaults,
+                config.ensure_ascii,
+            )
+        });
+        let mut f = EcsFormatter {
             host: host.to_owned(),
             program: program.to_owned(),
             process_name,
@@ -91,7 +125,23 @@ impl EcsFormatter {
             static_extra: config.extra.clone(),
             dynamic_extra: BTreeMap::new(),
             ensure_ascii: config.ensure_ascii,
+            fast,
+        };
+        f.rebuild_base_extra();
+        f
+    }
+
+    /// Hands the merged extras (lowest precedence first: built-ins, static
+    /// extra, set_extra keys) to the fast writer.
+    fn rebuild_base_extra(&mut self) {
+        let Some(fast) = &mut self.fast else { return };
+        let version = Value::from(crate::VERSION);
+        let mut merged: BTreeMap<&str, &Value> = BTreeMap::new();
+        merged.insert("logstash_async_version", &version);
+        for (k, v) in self.static_extra.iter().chain(self.dynamic_extra.iter()) {
+            merged.insert(k, v);
         }
+        fast.set_base_extra(&merged);
     }
 
     /// Applies a set_extra (None removes the key).
@@ -104,11 +154,24 @@ impl EcsFormatter {
                 self.dynamic_extra.remove(&key);
             }
         }
+        self.rebuild_base_extra();
     }
 
     /// Appends one formatted event (no trailing newline) to `out`.
     pub fn format<'a>(&self, ev: impl Into<EventRef<'a>>, out: &mut Vec<u8>) -> Result<(), String> {
         let ev: EventRef<'a> = ev.into();
+        if let Some(fast) = &self.fast {
+            if fast.format(ev, out) {
+                return Ok(());
+            }
+        }
+        self.format_tree(ev, out)
+    }
+
+    /// The general path: the event parsed into a tree, merged and serialised
+    /// (the first implementation, still exact for every event; the fast
+    /// writer must produce the same bytes, as tests/ecs_identity.rs checks).
+    fn format_tree(&self, ev: EventRef<'_>, out: &mut Vec<u8>) -> Result<(), String> {
         let fields: Map<String, Value> =
             serde_json::from_slice(ev.json).map_err(|e| e.to_string())?;
 

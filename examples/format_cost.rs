@@ -1,0 +1,69 @@
+//! Formats the throughput benchmark's 200-byte events N times in one layout
+//! and nothing else: a small program to count instructions per event with
+//! `valgrind --tool=callgrind` at two N and subtract (the machine is shared,
+//! so instruction counts are steadier than wall-clock).
+//!
+//! `cargo run --release --example format_cost -- ecs 10000` (layouts: `ecs`,
+//! `logstash`, and `ecs-reference`, the first tree-building ECS layout kept in
+//! tests/reference/ for comparison).
+
+use logstash_async::event::AcceptedEvent;
+use logstash_async::layout::Layout;
+use logstash_async::Config;
+use std::sync::Arc;
+
+#[path = "../tests/reference/ecs_v1.rs"]
+mod reference;
+
+/// The benchmark's event (benches/throughput.rs).
+fn event(i: u64) -> Vec<u8> {
+    let mut ev = format!(r#"{{"message":"benchmark event number {i:>10}","level":"INFO","logger_name":"bench","seq":{i},"pad":""}}"#)
+        .into_bytes();
+    let pad = 200usize.saturating_sub(ev.len());
+    let insert_at = ev.len() - 2;
+    ev.splice(insert_at..insert_at, std::iter::repeat_n(b'x', pad));
+    ev
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let kind = args.next().unwrap_or_else(|| "ecs".into());
+    let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let formatter = match kind.as_str() {
+        "ecs" | "ecs-reference" => r#","formatter":"ecs""#,
+        "logstash" => "",
+        other => panic!("unknown layout {other} (ecs, ecs-reference or logstash)"),
+    };
+    let config =
+        Config::from_json(format!(r#"{{"host":"127.0.0.1","port":1{formatter}}}"#).as_bytes())
+            .expect("config");
+    let layout = Layout::new(&config, "host", "bench");
+    let reference = reference::ReferenceEcsFormatter::new(&config, "host", "bench");
+    let thread: Arc<str> = Arc::from("main");
+    let events: Vec<AcceptedEvent> = (0..1000)
+        .map(|i| AcceptedEvent {
+            unix_ms: 1_700_000_000_000 + i as i64,
+            thread_name: thread.clone(),
+            json: event(i).into(),
+        })
+        .collect();
+    let mut out = Vec::with_capacity(1 << 20);
+    let started = std::time::Instant::now();
+    for i in 0..n {
+        if out.len() > 1 << 19 {
+            out.clear();
+        }
+        let ev = &events[(i % 1000) as usize];
+        if kind == "ecs-reference" {
+            reference.format(ev, &mut out).expect("format");
+        } else {
+            layout.format(ev, &mut out).expect("format");
+        }
+        out.push(b'\n');
+    }
+    let ns = started.elapsed().as_secs_f64() * 1e9 / n.max(1) as f64;
+    println!(
+        "{kind}: {n} events, {ns:.0} ns/event, {} bytes in the last batch",
+        out.len()
+    );
+}
