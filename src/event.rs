@@ -144,8 +144,7 @@ pub struct Formatter {
     /// The last thread name seen and its JSON form (events come in runs from
     /// one thread, so escaping it once per run is enough).
     thread_cache: RefCell<(Option<Arc<str>>, String)>,
-    /// The last second formatted ("YYYY-MM-DDTHH:MM:SS.") and its Unix second.
-    second_cache: RefCell<(i64, Vec<u8>)>,
+    timestamps: TimestampWriter,
     /// The event's extra fields of the last call, emptied: its allocation is
     /// reused, so that formatting an event allocates nothing.
     scratch: RefCell<Vec<ExtraField<'static>>>,
@@ -223,7 +222,7 @@ impl Formatter {
             base_extra: Vec::new(),
             ensure_ascii: config.ensure_ascii,
             thread_cache: RefCell::new((None, String::new())),
-            second_cache: RefCell::new((i64::MIN, Vec::new())),
+            timestamps: TimestampWriter::default(),
             scratch: RefCell::new(Vec::new()),
         };
         f.rebuild_base_extra();
@@ -262,27 +261,6 @@ impl Formatter {
             }
         }
         self.rebuild_base_extra();
-    }
-
-    fn write_timestamp(&self, unix_ms: i64, out: &mut Vec<u8>) {
-        let second = unix_ms.div_euclid(1000);
-        let mut cache = self.second_cache.borrow_mut();
-        if cache.0 != second {
-            let mut text = Vec::with_capacity(24);
-            crate::sys::format_timestamp(second * 1000, &mut text);
-            text.truncate(text.len() - 4); // keep "YYYY-MM-DDTHH:MM:SS."
-            *cache = (second, text);
-        }
-        let ms = unix_ms.rem_euclid(1000) as u32;
-        out.push(b'"');
-        out.extend_from_slice(&cache.1);
-        out.extend_from_slice(&[
-            b'0' + (ms / 100) as u8,
-            b'0' + (ms / 10 % 10) as u8,
-            b'0' + (ms % 10) as u8,
-            b'Z',
-            b'"',
-        ]);
     }
 
     /// Appends one formatted event (no trailing newline) to `out`. The event
@@ -345,15 +323,7 @@ impl Formatter {
         if !event_extra.iter().any(|(k, _)| k == "thread_name") {
             event_extra.push((Cow::Borrowed("thread_name"), &thread_cache.1));
         }
-        // Sorted by key; of equal keys the one pushed last wins.
-        event_extra.sort_by(|a, b| a.0.cmp(&b.0));
-        event_extra.dedup_by(|later, earlier| {
-            let same = later.0 == earlier.0;
-            if same {
-                std::mem::swap(later, earlier);
-            }
-            same
-        });
+        sort_last_wins(&mut event_extra);
 
         let start = out.len();
         out.push(b'{');
@@ -406,7 +376,7 @@ impl Formatter {
         for (i, value) in top.iter().enumerate() {
             if i == TIMESTAMP && value.is_none() {
                 out.extend_from_slice(b"\"@timestamp\":");
-                self.write_timestamp(unix_ms, out);
+                self.timestamps.write(unix_ms, out);
                 first = false;
                 continue;
             }
@@ -445,6 +415,52 @@ impl KeyOut<'_> {
             KeyOut::Decoded(key) => write_key(out, key),
         }
     }
+}
+
+/// Writes `"YYYY-MM-DDTHH:MM:SS.mmmZ"` (JSON string, UTC) for a Unix time in
+/// ms. Events come in runs within one second: the date and time up to the
+/// second are formatted once per second, only the milliseconds per event.
+#[derive(Default)]
+pub(crate) struct TimestampWriter {
+    /// The last second formatted ("YYYY-MM-DDTHH:MM:SS.") and its Unix second.
+    second: RefCell<Option<(i64, Vec<u8>)>>,
+}
+
+impl TimestampWriter {
+    pub(crate) fn write(&self, unix_ms: i64, out: &mut Vec<u8>) {
+        let second = unix_ms.div_euclid(1000);
+        let mut cache = self.second.borrow_mut();
+        if cache.as_ref().is_none_or(|c| c.0 != second) {
+            let mut text = Vec::with_capacity(24);
+            crate::sys::format_timestamp(second * 1000, &mut text);
+            text.truncate(text.len() - 4); // keep "YYYY-MM-DDTHH:MM:SS."
+            *cache = Some((second, text));
+        }
+        let ms = unix_ms.rem_euclid(1000) as u32;
+        out.push(b'"');
+        out.extend_from_slice(&cache.as_ref().expect("set above").1);
+        out.extend_from_slice(&[
+            b'0' + (ms / 100) as u8,
+            b'0' + (ms / 10 % 10) as u8,
+            b'0' + (ms % 10) as u8,
+            b'Z',
+            b'"',
+        ]);
+    }
+}
+
+/// Sorts fields by key, keeping of equal keys the one pushed last (a later
+/// field overrides an earlier one, as in a JSON object or a Python dict).
+pub(crate) fn sort_last_wins<K: Ord, V>(fields: &mut Vec<(K, V)>) {
+    // Stable: equal keys stay in push order; then the last of each run wins.
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    fields.dedup_by(|later, earlier| {
+        let same = later.0 == earlier.0;
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
 }
 
 /// Visits the union of two key-sorted lists in key order (name, key, value);

@@ -12,7 +12,10 @@
 use super::canonical::write_value;
 use super::{ECS_FIELDS, TOP_LEVEL_FIELDS};
 use crate::event::scan::scan;
-use crate::event::{json_string, member_key, recycle, write_key, EventRef, ExtraField};
+use crate::event::{
+    json_string, member_key, recycle, sort_last_wins, write_key, EventRef, ExtraField,
+    TimestampWriter,
+};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -217,8 +220,7 @@ pub(super) struct FastLayout {
     ensure_ascii: bool,
     /// The last thread name seen and its JSON form.
     thread_cache: RefCell<(Option<Arc<str>>, String)>,
-    /// The last second formatted (`"YYYY-MM-DDTHH:MM:SS.`) and its Unix second.
-    second_cache: RefCell<(i64, Vec<u8>)>,
+    timestamps: TimestampWriter,
     /// The event's extras of the last call, emptied (its allocation is reused).
     scratch: RefCell<Vec<ExtraField<'static>>>,
 }
@@ -273,7 +275,7 @@ impl FastLayout {
             prefix: prefix.map(str::to_owned),
             ensure_ascii,
             thread_cache: RefCell::new((None, String::new())),
-            second_cache: RefCell::new((i64::MIN, Vec::new())),
+            timestamps: TimestampWriter::default(),
             scratch: RefCell::new(Vec::new()),
         }
     }
@@ -383,15 +385,7 @@ impl FastLayout {
         for (slot, v) in &self.base_overrides {
             fields[*slot] = Field::Ready(v);
         }
-        // Sorted by key; of equal keys the one pushed last wins.
-        event_extra.sort_by(|a, b| a.0.cmp(&b.0));
-        event_extra.dedup_by(|later, earlier| {
-            let same = later.0 == earlier.0;
-            if same {
-                std::mem::swap(later, earlier);
-            }
-            same
-        });
+        sort_last_wins(&mut event_extra);
 
         let start = out.len();
         out.push(b'{');
@@ -445,7 +439,7 @@ impl FastLayout {
                 Field::Absent => {}
                 Field::Ready(v) => out.extend_from_slice(v.as_bytes()),
                 Field::Raw(v) => write_value(out, v),
-                Field::Timestamp => self.write_timestamp(ev.unix_ms, out),
+                Field::Timestamp => self.timestamps.write(ev.unix_ms, out),
                 Field::Extra => {
                     out.push(b'{');
                     extras.write_before(None, out, &mut false);
@@ -465,27 +459,6 @@ impl FastLayout {
         }
         *self.scratch.borrow_mut() = recycle(event_extra);
         true
-    }
-
-    fn write_timestamp(&self, unix_ms: i64, out: &mut Vec<u8>) {
-        let second = unix_ms.div_euclid(1000);
-        let mut cache = self.second_cache.borrow_mut();
-        if cache.0 != second {
-            let mut text = Vec::with_capacity(24);
-            crate::sys::format_timestamp(second * 1000, &mut text);
-            text.truncate(text.len() - 4); // keep "YYYY-MM-DDTHH:MM:SS."
-            *cache = (second, text);
-        }
-        let ms = unix_ms.rem_euclid(1000) as u32;
-        out.push(b'"');
-        out.extend_from_slice(&cache.1);
-        out.extend_from_slice(&[
-            b'0' + (ms / 100) as u8,
-            b'0' + (ms / 10 % 10) as u8,
-            b'0' + (ms % 10) as u8,
-            b'Z',
-            b'"',
-        ]);
     }
 }
 
