@@ -2,6 +2,7 @@
 //! (failover, load balancing) for beats and tcp, over real loopback sockets.
 
 mod common;
+mod support;
 
 use common::beats_server::{BeatsServer, Behaviour};
 use common::*;
@@ -350,4 +351,105 @@ fn throughput_beats_vs_tcp() {
         assert_eq!(server.acked().len() as u64, N);
         println!("beats level {level} window {window:>3}:   {rate:>10.0} events/s");
     }
+}
+
+/// A TLS front for a plain server: accepts TLS on its own port (the test
+/// PKI's server certificate) and relays bytes both ways to `backend`, as a
+/// TLS-terminating load balancer in front of Logstash would.
+struct TlsRelay {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl TlsRelay {
+    fn start(pki: &support::pki::Pki, backend: u16) -> TlsRelay {
+        use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod};
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
+        acceptor
+            .set_private_key_file(pki.path("server.key"), SslFiletype::PEM)
+            .unwrap();
+        acceptor
+            .set_certificate_chain_file(pki.path("server.crt"))
+            .unwrap();
+        let acceptor = acceptor.build();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        std::thread::spawn(move || {
+            while !stop2.load(Ordering::Acquire) {
+                let Ok((tcp, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(2));
+                    continue;
+                };
+                tcp.set_nonblocking(false).unwrap();
+                let Ok(mut tls) = acceptor.accept(tcp) else {
+                    continue;
+                };
+                let mut back = std::net::TcpStream::connect(("127.0.0.1", backend)).unwrap();
+                // One thread, both directions: short read timeouts on each side.
+                tls.get_ref()
+                    .set_read_timeout(Some(Duration::from_millis(2)))
+                    .unwrap();
+                back.set_read_timeout(Some(Duration::from_millis(2)))
+                    .unwrap();
+                let stop3 = stop2.clone();
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 64 << 10];
+                    let timed_out = |e: &std::io::Error| {
+                        matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        )
+                    };
+                    while !stop3.load(Ordering::Acquire) {
+                        match tls.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(n) => back.write_all(&buf[..n]).unwrap(),
+                            Err(e) if timed_out(&e) => {}
+                            Err(_) => break,
+                        }
+                        match back.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(n) => {
+                                if tls.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
+                            }
+                            Err(e) if timed_out(&e) => {}
+                            Err(_) => break,
+                        }
+                    }
+                });
+            }
+        });
+        TlsRelay { port, stop }
+    }
+}
+
+impl Drop for TlsRelay {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
+#[test]
+fn beats_over_tls_delivers_every_event_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = support::pki::Pki::create(dir.path());
+    let server = BeatsServer::start(Behaviour::default());
+    let relay = TlsRelay::start(&pki, server.port);
+    let client = beats(
+        relay.port,
+        json!({"ssl_enable": true, "ca_certs": pki.path("ca.crt"), "stderr_errors": false}),
+    );
+    emit_seq(&client, 0..5_000);
+    assert_eq!(client.flush(LONG), Ok(()));
+    let acked = server.wait_acked(5_000, LONG);
+    assert_eq!(acked, (0..5_000).collect::<Vec<_>>());
+    client.shutdown(LONG).unwrap();
+    drop(relay);
 }
