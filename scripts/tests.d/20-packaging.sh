@@ -134,6 +134,33 @@ run cc -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer-plain-static" consumer.c
   -I"$prefix/include" "$prefix/lib/liblogstash_async.a" $static_libs
 run "$tmp/consumer-plain-static"
 
+step "static archive: only logstash_async_* are global; an application with its own SQLite links"
+readelf -Ws "$prefix/lib/liblogstash_async.a" |
+  awk '($5 == "GLOBAL" || $5 == "WEAK") && $7 != "UND" && $8 != "" {print $8}' | sort -u >"$tmp/static-globals"
+grep -v '^logstash_async_' "$tmp/static-globals" >"$tmp/static-extra" &&
+  fail "the static archive exports more than logstash_async_*: $(head -5 "$tmp/static-extra" | xargs)"
+grep -q '^logstash_async_create$' "$tmp/static-globals" || fail "logstash_async_create is not in the static archive"
+cat >"$tmp/own_sqlite.c" <<'EOF2'
+#include <logstash_async.h>
+#include <stdio.h>
+/* The application's own SQLite (here one entry point of it): with the
+ * bundled SQLite's symbols global in the archive this was a duplicate
+ * definition at link time. */
+int sqlite3_libversion_number(void) { return 42; }
+int main(void) {
+    char err[256];
+    struct logstash_async_handle *h = logstash_async_create(
+        "{\"host\":\"127.0.0.1\",\"port\":9,\"stderr_errors\":false}", err, sizeof err);
+    if (!h) { fprintf(stderr, "create: %s\n", err); return 1; }
+    logstash_async_shutdown(h, 100);
+    return sqlite3_libversion_number() == 42 ? 0 : 1;
+}
+EOF2
+# shellcheck disable=SC2086 # $static_libs is a list of flags
+run cc -std=c11 -Wall -Wextra -Werror -o "$tmp/own-sqlite-static" "$tmp/own_sqlite.c" \
+  -I"$prefix/include" "$prefix/lib/liblogstash_async.a" $static_libs
+run "$tmp/own-sqlite-static"
+
 step "README: the C++ snippet compiles"
 {
   awk '/^```cpp$/ {on = 1; next} /^```$/ {on = 0} on && /^#include/' "$root/README.md"
