@@ -21,14 +21,34 @@ fn emit_seq(client: &Client, range: std::ops::Range<u64>) {
 
 /// Runs `child_entry` below in a new process with the given role and arguments.
 fn spawn_child(role: &str, args: &[&str]) -> std::process::Child {
-    Command::new(std::env::current_exe().unwrap())
+    child_command(role, args).spawn().unwrap()
+}
+
+/// The command `spawn_child` runs (stdout piped, stderr inherited).
+fn child_command(role: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
         .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
         .env("LOGSTASH_ASYNC_CHILD", role)
         .env("LOGSTASH_ASYNC_CHILD_ARGS", args.join("\u{1f}"))
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap()
+        .stderr(Stdio::inherit());
+    command
+}
+
+/// A full disk for this process: files may not grow past `bytes` (raised
+/// again later with RLIM_INFINITY), and writing past it fails with EFBIG
+/// instead of killing the process with SIGXFSZ.
+fn set_file_size_limit(bytes: libc::rlim_t) {
+    let limit = libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: plain syscalls with a valid struct.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+    }
 }
 
 /// The entry point of child processes; a no-op in a normal test run.
@@ -62,14 +82,7 @@ fn child_entry() {
         }
         // Emit under a tiny file-size limit (a full disk) and report what happened.
         "full_disk" => {
-            unsafe {
-                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-                let limit = libc::rlimit {
-                    rlim_cur: 64 * 1024,
-                    rlim_max: 64 * 1024,
-                };
-                libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
-            }
+            set_file_size_limit(64 * 1024);
             let client = Client::from_json(args[0].as_bytes()).unwrap();
             emit_seq(&client, 0..2_000);
             let r = client.flush(Duration::from_secs(30));
@@ -83,19 +96,11 @@ fn child_entry() {
         // A full disk while the receiver is down, then room again: the
         // handle goes back to its file and says so through flush.
         "full_disk_then_room" => {
-            let set_limit = |bytes: libc::rlim_t| unsafe {
-                let limit = libc::rlimit {
-                    rlim_cur: bytes,
-                    rlim_max: libc::RLIM_INFINITY,
-                };
-                libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
-            };
-            unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
-            set_limit(args[1].parse().unwrap());
+            set_file_size_limit(args[1].parse().unwrap());
             let client = Client::from_json(args[0].as_bytes()).unwrap();
             emit_seq(&client, 0..2_000);
             let full = client.flush(Duration::from_millis(500));
-            set_limit(libc::RLIM_INFINITY);
+            set_file_size_limit(libc::RLIM_INFINITY);
             let deadline = Instant::now() + Duration::from_secs(20);
             let mut room = client.flush(Duration::from_millis(500));
             while room != Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT)
@@ -112,24 +117,11 @@ fn child_entry() {
         // The same with the receiver up and a steady stream of events: the
         // retry waits for in-flight writes, then the file is used again.
         "full_disk_then_room_receiver_up" => {
-            unsafe {
-                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-                let limit = libc::rlimit {
-                    rlim_cur: 400 << 10,
-                    rlim_max: libc::RLIM_INFINITY,
-                };
-                libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
-            }
+            set_file_size_limit(400 << 10);
             let client = Client::from_json(args[0].as_bytes()).unwrap();
             emit_seq(&client, 0..2_000);
             let full = client.flush(Duration::from_secs(10));
-            unsafe {
-                let limit = libc::rlimit {
-                    rlim_cur: libc::RLIM_INFINITY,
-                    rlim_max: libc::RLIM_INFINITY,
-                };
-                libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
-            }
+            set_file_size_limit(libc::RLIM_INFINITY);
             for burst in 0..300u64 {
                 emit_seq(&client, 2_000 + burst * 100..2_000 + (burst + 1) * 100);
                 std::thread::sleep(Duration::from_millis(10));
@@ -298,11 +290,8 @@ fn after_a_full_disk_a_busy_handle_also_goes_back_to_its_file() {
         json!({"database_path": db.to_str().unwrap(), "stderr_errors": true,
                "backoff_initial": 0.05, "backoff_max": 0.2}),
     );
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
-        .env("LOGSTASH_ASYNC_CHILD", "full_disk_then_room_receiver_up")
-        .env("LOGSTASH_ASYNC_CHILD_ARGS", &cfg)
-        .stdout(Stdio::piped())
+    // Its stderr too: the fallback and the recovery are reported there.
+    let child = child_command("full_disk_then_room_receiver_up", &[&cfg])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

@@ -389,14 +389,7 @@ impl Buffer {
                 .prepare_cached("UPDATE chunks SET lines = ?2, event_count = ?3 WHERE id = ?1")?
                 .execute(params![id, lines, count])?;
         }
-        if let Some(old) = self.tail.after(id - 1, 1).pop().filter(|c| c.id == id) {
-            self.tail.replace(Chunk {
-                id,
-                lines: lines.to_vec(),
-                count,
-                newest_ms: old.newest_ms,
-            });
-        }
+        self.tail.replace(id, lines, count);
         Ok(())
     }
 

@@ -78,16 +78,21 @@ impl Tail {
         }
     }
 
-    /// Swaps a chunk for a new version of it; false when it is not here.
-    pub fn replace(&mut self, chunk: Chunk) -> bool {
-        match self.position(chunk.id) {
-            Ok(at) => {
-                self.bytes = self.bytes - self.chunks[at].lines.len() + chunk.lines.len();
-                self.chunks[at] = Arc::new(chunk);
-                true
-            }
-            Err(_) => false,
-        }
+    /// Gives a chunk new events (its undelivered tail), keeping its id and
+    /// time; false when it is not here.
+    pub fn replace(&mut self, id: i64, lines: &[u8], count: u32) -> bool {
+        let Ok(at) = self.position(id) else {
+            return false;
+        };
+        let newest_ms = self.chunks[at].newest_ms;
+        self.bytes = self.bytes - self.chunks[at].lines.len() + lines.len();
+        self.chunks[at] = Arc::new(Chunk {
+            id,
+            lines: lines.to_vec(),
+            count,
+            newest_ms,
+        });
+        true
     }
 
     /// (events, bytes) of every chunk here.
@@ -143,12 +148,8 @@ mod tests {
         assert_eq!(ids(tail.after(3, 1)), vec![4]);
         assert!(tail.remove(4));
         assert!(!tail.remove(4));
-        assert!(tail.replace(Chunk {
-            id: 2,
-            lines: b"c\n".to_vec(),
-            count: 1,
-            newest_ms: 20
-        }));
+        assert!(tail.replace(2, b"c\n", 1));
+        assert!(!tail.replace(3, b"x\n", 1));
         assert_eq!(tail.totals(), (3, 6));
         assert_eq!(tail.expired_before(25, 7, 10).len(), 2);
         assert_eq!(tail.expired_before(25, 2, 10).len(), 1);
