@@ -14,6 +14,8 @@ pub mod event;
 pub mod ffi;
 mod fixed_vec;
 pub mod layout;
+#[doc(hidden)]
+pub mod lumberjack;
 pub mod queue;
 mod report;
 pub mod result;

@@ -1,10 +1,8 @@
 //! Beats: the Lumberjack v2 protocol of Logstash's beats input, with
 //! acknowledged delivery.
 //!
-//! Frames (integers are big-endian u32, every frame starts with version '2'):
-//! window `2W count`, JSON event `2J seq len json`, compressed `2C len zlib`
-//! (a zlib stream of whole frames), and the receiver's ACK `2A seq`.
-//! A chunk is sent as one or more windows: W(n), then the events as J frames
+//! The frames (window `2W`, event `2J`, compressed `2C`, ACK `2A`) are
+//! encoded and decoded by [`crate::lumberjack`]. A chunk is sent as one or more windows: W(n), then the events as J frames
 //! numbered 1..n (numbering restarts with every window, as Filebeat does),
 //! compressed together into one C frame when `compression_level` > 0. The
 //! receiver ACKs the highest sequence it has processed: 0 (or a repeat) is a
@@ -22,8 +20,7 @@ use super::stream::Conn;
 use super::tls::TlsSettings;
 use super::{Interrupter, SendError, Sent, Transport};
 use crate::buffer::Chunk;
-use flate2::write::ZlibEncoder;
-use flate2::Compression;
+use crate::lumberjack::{self, WindowEncoder, ACK_LEN};
 use std::io::{ErrorKind, Read, Write};
 use std::time::{Duration, Instant};
 
@@ -48,9 +45,9 @@ pub struct BeatsTransport {
     /// One connection slot per host.
     links: Vec<Option<Conn>>,
     window: usize,
-    /// Reused frame buffers.
+    encoder: WindowEncoder,
+    /// Reused frame buffer.
     frames: Vec<u8>,
-    data: Vec<u8>,
 }
 
 /// A window that failed after `acked` of its events were acknowledged.
@@ -69,13 +66,13 @@ impl BeatsTransport {
         let links = (0..hosts.len()).map(|_| None).collect();
         BeatsTransport {
             window: INITIAL_WINDOW.min(settings.max_window),
+            encoder: WindowEncoder::new(settings.compression_level),
             hosts,
             settings,
             tls,
             interrupter,
             links,
             frames: Vec::new(),
-            data: Vec::new(),
         }
     }
 
@@ -128,37 +125,14 @@ impl BeatsTransport {
 
     /// One window: W, the J frames (compressed into a C frame when enabled), then the ACKs.
     fn send_window(&mut self, i: usize, events: &[&[u8]]) -> Result<(), WindowError> {
-        let n = events.len() as u32;
-        self.data.clear();
-        for (k, event) in events.iter().enumerate() {
-            self.data.extend_from_slice(b"2J");
-            self.data.extend_from_slice(&(k as u32 + 1).to_be_bytes());
-            self.data
-                .extend_from_slice(&(event.len() as u32).to_be_bytes());
-            self.data.extend_from_slice(event);
-        }
         self.frames.clear();
-        self.frames.extend_from_slice(b"2W");
-        self.frames.extend_from_slice(&n.to_be_bytes());
-        if self.settings.compression_level > 0 {
-            let mut z = ZlibEncoder::new(
-                Vec::with_capacity(self.data.len() / 4 + 64),
-                Compression::new(self.settings.compression_level),
-            );
-            let compressed = z
-                .write_all(&self.data)
-                .and_then(|_| z.finish())
-                .map_err(|e| WindowError {
-                    acked: 0,
-                    message: format!("compress: {e}"),
-                })?;
-            self.frames.extend_from_slice(b"2C");
-            self.frames
-                .extend_from_slice(&(compressed.len() as u32).to_be_bytes());
-            self.frames.extend_from_slice(&compressed);
-        } else {
-            self.frames.extend_from_slice(&self.data);
-        }
+        let n = self
+            .encoder
+            .encode(events.iter().copied(), &mut self.frames)
+            .map_err(|e| WindowError {
+                acked: 0,
+                message: format!("compress: {e}"),
+            })?;
         let conn = self.links[i].as_mut().expect("connected");
         conn.register(&self.interrupter);
         let lost = |acked: usize, e: std::io::Error| WindowError {
@@ -177,7 +151,7 @@ impl BeatsTransport {
 fn await_acks(conn: &mut Conn, n: u32, timeout: Duration) -> Result<(), WindowError> {
     let _ = conn.tcp().set_read_timeout(Some(timeout));
     let mut acked: u32 = 0;
-    let mut frame = [0u8; 6];
+    let mut frame = [0u8; ACK_LEN];
     loop {
         if let Err(e) = conn.read_exact(&mut frame) {
             let message = match e.kind() {
@@ -195,7 +169,7 @@ fn await_acks(conn: &mut Conn, n: u32, timeout: Duration) -> Result<(), WindowEr
                 message,
             });
         }
-        if &frame[..2] != b"2A" {
+        let Some(seq) = lumberjack::decode_ack(&frame) else {
             return Err(WindowError {
                 acked: acked as usize,
                 message: format!(
@@ -203,8 +177,7 @@ fn await_acks(conn: &mut Conn, n: u32, timeout: Duration) -> Result<(), WindowEr
                     frame[0], frame[1]
                 ),
             });
-        }
-        let seq = u32::from_be_bytes([frame[2], frame[3], frame[4], frame[5]]);
+        };
         if seq > n {
             return Err(WindowError {
                 acked: acked as usize,
