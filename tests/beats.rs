@@ -1,76 +1,25 @@
 //! The beats transport against a Lumberjack v2 test receiver, and several hosts
 //! (failover, load balancing) for beats and tcp, over real loopback sockets.
 
-mod common;
 mod support;
 
-use common::beats_server::{BeatsServer, Behaviour};
-use common::*;
 use logstash_async::{Client, ResultCode};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+use support::beats_server::{BeatsServer, Behaviour};
+use support::tls_relay::TlsRelay;
+use support::*;
 
 const LONG: Duration = Duration::from_secs(30);
 
-fn emit_seq(client: &Client, range: std::ops::Range<u64>) {
-    for i in range {
-        let ev = format!(r#"{{"message":"event {i}","seq":{i}}}"#);
-        client.emit_json(ev.as_bytes()).expect("accepted");
-    }
-}
-
 fn beats(port: u16, extra: serde_json::Value) -> Client {
-    let mut cfg: serde_json::Value =
-        serde_json::from_str(&config(port, json!({"transport": "beats"}))).unwrap();
-    for (k, v) in extra.as_object().unwrap() {
-        cfg[k] = v.clone();
-    }
-    Client::from_json(cfg.to_string().as_bytes()).unwrap()
+    client(port, merged(json!({"transport": "beats"}), extra))
 }
 
-/// A client for several loopback hosts (`hosts` instead of host/port).
+/// A client for several loopback hosts.
 fn several(transport: &str, ports: &[u16], extra: serde_json::Value) -> Client {
-    let mut cfg: serde_json::Value = serde_json::from_str(&config(0, json!({}))).unwrap();
-    let map = cfg.as_object_mut().unwrap();
-    map.remove("host");
-    map.remove("port");
-    map.insert("transport".into(), json!(transport));
-    map.insert(
-        "hosts".into(),
-        json!(ports
-            .iter()
-            .map(|p| format!("127.0.0.1:{p}"))
-            .collect::<Vec<_>>()),
-    );
-    map.insert("stderr_errors".into(), json!(false));
-    for (k, v) in extra.as_object().unwrap() {
-        map.insert(k.clone(), v.clone());
-    }
-    Client::from_json(cfg.to_string().as_bytes()).unwrap()
-}
-
-/// `stats().buffered` once it reached 0 (bounded wait): the worker publishes
-/// it just after completing the flush, so it may lag `flush` by a moment.
-fn buffered_after_flush(client: &Client) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while client.stats().buffered > 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    client.stats().buffered
-}
-
-/// Every event of `0..n` acknowledged exactly once.
-fn assert_exactly_once(acked: &[u64], n: u64) {
-    let mut sorted = acked.to_vec();
-    sorted.sort_unstable();
-    let unique: BTreeSet<u64> = sorted.iter().copied().collect();
-    assert_eq!(
-        unique,
-        (0..n).collect::<BTreeSet<_>>(),
-        "every event acknowledged"
-    );
-    assert_eq!(sorted.len() as u64, n, "no event acknowledged twice");
+    Client::from_json(hosts_config(transport, ports, extra).as_bytes()).unwrap()
 }
 
 #[test]
@@ -353,93 +302,10 @@ fn throughput_beats_vs_tcp() {
     }
 }
 
-/// A TLS front for a plain server: accepts TLS on its own port (the test
-/// PKI's server certificate) and relays bytes both ways to `backend`, as a
-/// TLS-terminating load balancer in front of Logstash would.
-struct TlsRelay {
-    port: u16,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl TlsRelay {
-    fn start(pki: &support::pki::Pki, backend: u16) -> TlsRelay {
-        use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod};
-        use std::io::{Read, Write};
-        use std::sync::atomic::Ordering;
-        let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
-        acceptor
-            .set_private_key_file(pki.path("server.key"), SslFiletype::PEM)
-            .unwrap();
-        acceptor
-            .set_certificate_chain_file(pki.path("server.crt"))
-            .unwrap();
-        let acceptor = acceptor.build();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        listener.set_nonblocking(true).unwrap();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stop2 = stop.clone();
-        std::thread::spawn(move || {
-            while !stop2.load(Ordering::Acquire) {
-                let Ok((tcp, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(2));
-                    continue;
-                };
-                tcp.set_nonblocking(false).unwrap();
-                let Ok(mut tls) = acceptor.accept(tcp) else {
-                    continue;
-                };
-                let mut back = std::net::TcpStream::connect(("127.0.0.1", backend)).unwrap();
-                // One thread, both directions: short read timeouts on each side.
-                tls.get_ref()
-                    .set_read_timeout(Some(Duration::from_millis(2)))
-                    .unwrap();
-                back.set_read_timeout(Some(Duration::from_millis(2)))
-                    .unwrap();
-                let stop3 = stop2.clone();
-                std::thread::spawn(move || {
-                    let mut buf = vec![0u8; 64 << 10];
-                    let timed_out = |e: &std::io::Error| {
-                        matches!(
-                            e.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                        )
-                    };
-                    while !stop3.load(Ordering::Acquire) {
-                        match tls.read(&mut buf) {
-                            Ok(0) => break,
-                            Ok(n) => back.write_all(&buf[..n]).unwrap(),
-                            Err(e) if timed_out(&e) => {}
-                            Err(_) => break,
-                        }
-                        match back.read(&mut buf) {
-                            Ok(0) => break,
-                            Ok(n) => {
-                                if tls.write_all(&buf[..n]).is_err() {
-                                    break;
-                                }
-                            }
-                            Err(e) if timed_out(&e) => {}
-                            Err(_) => break,
-                        }
-                    }
-                });
-            }
-        });
-        TlsRelay { port, stop }
-    }
-}
-
-impl Drop for TlsRelay {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Release);
-    }
-}
-
 #[test]
 fn beats_over_tls_delivers_every_event_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
-    let pki = support::pki::Pki::create(dir.path());
+    let pki = pki::Pki::create(dir.path());
     let server = BeatsServer::start(Behaviour::default());
     let relay = TlsRelay::start(&pki, server.port);
     let client = beats(

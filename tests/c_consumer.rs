@@ -2,11 +2,11 @@
 //! header and the shared library emits events that arrive at a loopback receiver.
 //! Needs the cdylib built first (`cargo build`; the README's test command does it).
 
-mod common;
+mod support;
 
-use common::c_program::CProgram;
-use common::*;
 use std::time::Duration;
+use support::c_program::CProgram;
+use support::{parse, TcpSink};
 
 #[test]
 fn c_program_emits_events_that_arrive() {

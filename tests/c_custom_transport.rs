@@ -2,9 +2,9 @@
 //! header and the shared library delivers events through its own function
 //! (logstash_async_create_with_transport). Needs `cargo build` first.
 
-mod common;
+mod support;
 
-use common::c_program::CProgram;
+use support::c_program::CProgram;
 
 #[test]
 fn c_host_delivers_through_its_own_send_function() {

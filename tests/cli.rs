@@ -2,12 +2,14 @@
 //! loopback, real TLS certificates made by the openssl command, real database
 //! files. Every wait is bounded.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use support::pki::Pki;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logstash-async");
 /// Generous: the machine may be busy; nothing here is a timing assertion.
@@ -161,11 +163,6 @@ impl Listen {
     }
 }
 
-fn free_port() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port().to_string()
-}
-
 fn messages(lines: &[&str]) -> Vec<String> {
     lines
         .iter()
@@ -220,48 +217,34 @@ fn send_to_listen_over_udp() {
     send_and_receive(&["--transport", "udp"], &["--transport", "udp"]);
 }
 
-/// A self-signed certificate for 127.0.0.1 (it is its own CA), made by openssl.
-fn make_certificate(dir: &Path) -> (String, String) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let status = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args([
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("the openssl command (scripts/setup.sh installs it)");
-    assert!(status.success());
+/// The test PKI in `dir`: (CA, server certificate, server key) files.
+fn server_certificate(dir: &std::path::Path) -> (String, String, String) {
+    let pki = Pki::create(dir);
     (
-        cert.to_str().unwrap().to_owned(),
-        key.to_str().unwrap().to_owned(),
+        pki.path("ca.crt"),
+        pki.path("server.crt"),
+        pki.path("server.key"),
     )
 }
 
 #[test]
 fn send_to_listen_over_tls_verifying_the_receiver() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = make_certificate(dir.path());
+    let (ca, cert, key) = server_certificate(dir.path());
     send_and_receive(
         &["--transport", "tls", "--cert", &cert, "--key", &key],
-        &["--transport", "tls", "--ca", &cert],
+        &["--transport", "tls", "--ca", &ca],
     );
 }
 
 #[test]
 fn send_to_listen_over_mutual_tls() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = make_certificate(dir.path());
+    let (ca, cert, key) = server_certificate(dir.path());
+    let pki = Pki {
+        dir: dir.path().into(),
+    };
+    let (client_cert, client_key) = (pki.path("client.crt"), pki.path("client.key"));
     send_and_receive(
         &[
             "--transport",
@@ -271,17 +254,17 @@ fn send_to_listen_over_mutual_tls() {
             "--key",
             &key,
             "--ca",
-            &cert,
+            &ca,
         ],
         &[
             "--transport",
             "tls",
             "--ca",
-            &cert,
+            &ca,
             "--cert",
-            &cert,
+            &client_cert,
             "--key",
-            &key,
+            &client_key,
         ],
     );
 }
@@ -289,7 +272,7 @@ fn send_to_listen_over_mutual_tls() {
 #[test]
 fn mutual_tls_refuses_a_sender_without_a_client_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = make_certificate(dir.path());
+    let (ca, cert, key) = server_certificate(dir.path());
     let mut listen = Listen::start(&[
         "--transport",
         "tls",
@@ -298,7 +281,7 @@ fn mutual_tls_refuses_a_sender_without_a_client_certificate() {
         "--key",
         &key,
         "--ca",
-        &cert,
+        &ca,
     ]);
     let port = listen.port();
     let sent = run(
@@ -309,7 +292,7 @@ fn mutual_tls_refuses_a_sender_without_a_client_certificate() {
             "--transport",
             "tls",
             "--ca",
-            &cert,
+            &ca,
             "--timeout",
             "2",
         ],
@@ -369,7 +352,7 @@ fn replay_sends_what_a_failed_send_left_in_its_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("events.db");
     let db = db.to_str().unwrap();
-    let port = free_port();
+    let port = support::free_port().to_string();
     let lines: String = (1..=120).map(|i| format!("event {i}\n")).collect();
 
     let failed = run(&["send", "--port", &port, "--database", db], &lines);
@@ -410,7 +393,7 @@ fn replay_to_a_closed_port_keeps_the_events() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("events.db");
     let db = db.to_str().unwrap();
-    let port = free_port();
+    let port = support::free_port().to_string();
     assert_eq!(
         run(&["send", "--port", &port, "--database", db], "a\nb\n").code(),
         1
@@ -422,7 +405,7 @@ fn replay_to_a_closed_port_keeps_the_events() {
 
 #[test]
 fn an_unreachable_receiver_is_one_line_and_exit_1() {
-    let port = free_port();
+    let port = support::free_port().to_string();
     let refused = run(&["send", "--port", &port, "--timeout", "1"], "x\n");
     assert_eq!(refused.code(), 1);
     refused.assert_one_error_line("1 events not delivered");

@@ -1,21 +1,14 @@
 //! End-to-end delivery over real loopback sockets and real SQLite files.
 
-mod common;
+mod support;
 
-use common::*;
 use logstash_async::{Client, ResultCode};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+use support::*;
 
 const LONG: Duration = Duration::from_secs(30);
-
-fn emit_seq(client: &Client, range: std::ops::Range<u64>) {
-    for i in range {
-        let ev = format!(r#"{{"message":"event {i}","seq":{i}}}"#);
-        client.emit_json(ev.as_bytes()).expect("accepted");
-    }
-}
 
 #[test]
 fn tcp_10k_events_arrive_exactly_once_in_order() {
@@ -31,11 +24,7 @@ fn tcp_10k_events_arrive_exactly_once_in_order() {
         (10_000, 10_000, 0)
     );
     assert_eq!(client.shutdown(LONG), Ok(()));
-    assert_eq!(
-        sink.connections.load(std::sync::atomic::Ordering::SeqCst),
-        1,
-        "one connection, reused"
-    );
+    assert_eq!(sink.connections(), 1, "one connection, reused");
 }
 
 #[test]

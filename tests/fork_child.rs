@@ -5,13 +5,13 @@
 //! narrow: this stress test guards the handlers (src/buffer/fork_safety.rs)
 //! but does not reliably reproduce the hang without them.
 
-mod common;
+mod support;
 
-use common::*;
 use logstash_async::Client;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::TcpSink;
 
 const FORKS: usize = 60;
 

@@ -2,37 +2,19 @@
 //! TLS with a test CA): batching, keep-alive, splitting by size, Basic auth,
 //! retries on 5xx/429, rejection on other 4xx.
 
-mod common;
-mod http_server;
+mod support;
 
-use common::config;
-use http_server::{test_pki, HttpServer};
 use logstash_async::Client;
 use serde_json::json;
 use std::time::Duration;
+use support::http_server::HttpServer;
+use support::pki::Pki;
+use support::{client, emit_seq, event_seqs as seqs, merged};
 
 const LONG: Duration = Duration::from_secs(30);
 
 fn http_client(server: &HttpServer, extra: serde_json::Value) -> Client {
-    let mut options = json!({"transport": "http"});
-    for (k, v) in extra.as_object().unwrap() {
-        options[k] = v.clone();
-    }
-    Client::from_json(config(server.port, options).as_bytes()).expect("valid configuration")
-}
-
-fn emit_seq(client: &Client, range: std::ops::Range<u64>) {
-    for i in range {
-        let ev = format!(r#"{{"message":"event {i}","seq":{i}}}"#);
-        client.emit_json(ev.as_bytes()).expect("accepted");
-    }
-}
-
-fn seqs(events: &[serde_json::Value]) -> Vec<u64> {
-    events
-        .iter()
-        .map(|e| e["extra"]["seq"].as_u64().expect("extra.seq"))
-        .collect()
+    client(server.port, merged(json!({"transport": "http"}), extra))
 }
 
 #[test]
@@ -229,11 +211,11 @@ fn bad_request_rejects_the_batch_counts_it_and_goes_on() {
 #[test]
 fn https_with_a_test_ca_delivers_and_an_unknown_ca_does_not() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca, acceptor) = test_pki(dir.path());
-    let server = HttpServer::start(&[], Some(acceptor));
+    let pki = Pki::create(dir.path());
+    let server = HttpServer::start(&[], Some(pki.acceptor()));
     let client = http_client(
         &server,
-        json!({"ssl_enable": true, "ca_certs": ca.to_str().unwrap()}),
+        json!({"ssl_enable": true, "ca_certs": pki.path("ca.crt")}),
     );
     emit_seq(&client, 0..5);
     assert_eq!(client.flush(LONG), Ok(()));

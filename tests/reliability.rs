@@ -1,23 +1,16 @@
 //! Faults that must lose nothing, limits that must hold, and fork safety.
 //! Child processes are this test binary re-executed with LOGSTASH_ASYNC_CHILD set.
 
-mod common;
+mod support;
 
-use common::*;
 use logstash_async::{Client, ResultCode};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::*;
 
 const LONG: Duration = Duration::from_secs(60);
-
-fn emit_seq(client: &Client, range: std::ops::Range<u64>) {
-    for i in range {
-        let ev = format!(r#"{{"message":"event {i}","seq":{i}}}"#);
-        client.emit_json(ev.as_bytes()).expect("accepted");
-    }
-}
 
 /// Runs `child_entry` below in a new process with the given role and arguments.
 fn spawn_child(role: &str, args: &[&str]) -> std::process::Child {

@@ -1,15 +1,13 @@
 //! The plain transports against syslog-ng, a receiver the project did not
 //! write: TCP (exactly once, in order) and UDP (paced, nearly all).
 
-mod common;
 mod support;
 
-use common::config;
 use logstash_async::Client;
 use serde_json::json;
 use std::time::Duration;
-use support::syslog_ng::Source;
-use support::{assert_exactly, checked_seqs, emit_seq, unique, Receiver};
+use support::syslog_ng::{Receiver, Source};
+use support::{assert_exactly, checked_seqs, config, emit_seq, unique};
 
 const LONG: Duration = Duration::from_secs(60);
 

@@ -2,36 +2,22 @@
 //! server verification, host names, client certificates, key formats, a
 //! server crash, and every create-time error about the certificate files.
 
-mod common;
 mod support;
 
-use common::config;
 use logstash_async::{Client, ResultCode};
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::syslog_ng::Source;
-use support::{assert_exactly, checked_seqs, emit_seq, unique, wait_drained, Receiver};
+use support::syslog_ng::{Receiver, Source};
+use support::{
+    assert_exactly, checked_seqs, client as plain_client, config, emit_seq, merged, unique,
+    wait_drained, wait_for_error,
+};
 
 const LONG: Duration = Duration::from_secs(60);
 
 fn client(r: &Receiver, source: Source, extra: serde_json::Value) -> Client {
-    let mut options = json!({"ssl_enable": true, "stderr_errors": false});
-    for (k, v) in extra.as_object().unwrap() {
-        options[k] = v.clone();
-    }
-    let cfg = config(r.syslog_ng.port(source), options);
-    Client::from_json(cfg.as_bytes()).unwrap_or_else(|e| panic!("create: {e}"))
-}
-
-/// Waits (bounded) until the worker has reported at least one send error.
-fn wait_for_error(c: &Client) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while c.stats().send_errors == 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let stats = c.stats();
-    assert!(stats.send_errors > 0, "an error is counted: {stats:?}");
-    stats.last_error.expect("last_error is set")
+    let options = merged(json!({"ssl_enable": true, "stderr_errors": false}), extra);
+    plain_client(r.syslog_ng.port(source), options)
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! A throwaway PKI made with the `openssl` command line in a temp dir: a CA,
-//! server and client certificates, and the bad ones the negative tests need.
-#![allow(dead_code)]
+//! server and client certificates, and the bad ones the negative tests need;
+//! and a TLS acceptor with the server certificate for the test receivers.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -184,5 +184,13 @@ impl Pki {
             .next()
             .unwrap_or_default()
             .to_owned()
+    }
+
+    /// A TLS acceptor presenting `server.crt` (localhost, 127.0.0.1, ::1).
+    pub fn acceptor(&self) -> native_tls::TlsAcceptor {
+        let cert = std::fs::read(self.path("server.crt")).unwrap();
+        let key = std::fs::read(self.path("server.key")).unwrap();
+        let identity = native_tls::Identity::from_pkcs8(&cert, &key).expect("server identity");
+        native_tls::TlsAcceptor::new(identity).expect("TLS acceptor")
     }
 }

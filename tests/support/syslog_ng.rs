@@ -4,11 +4,11 @@
 //! socket in a temp dir, on free loopback ports, and writes every line it
 //! receives, unchanged ("${MESSAGE}\n"), to one file per source. The raw line
 //! is the ground truth (syslog-ng's own JSON re-encoding turns numbers into
-//! strings).
-#![allow(dead_code)]
+//! strings). [`Receiver`] bundles one with its PKI in a temp dir.
 
 use super::pki::Pki;
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use super::{free_port, wait_until};
+use std::net::{TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -71,14 +71,6 @@ fn binary() -> PathBuf {
     "syslog-ng".into()
 }
 
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -97,7 +89,7 @@ impl SyslogNg {
                 let port = if s == Source::Udp {
                     free_udp_port()
                 } else {
-                    free_tcp_port()
+                    free_port()
                 };
                 (s, port)
             })
@@ -238,14 +230,8 @@ impl SyslogNg {
 
     /// Waits (bounded) until at least `n` lines arrived on `source`.
     pub fn wait_for(&self, source: Source, n: usize, timeout: Duration) -> Vec<String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let lines = self.lines(source);
-            if lines.len() >= n || Instant::now() >= deadline {
-                return lines;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(timeout, || self.lines(source).len() >= n);
+        self.lines(source)
     }
 
     /// Waits until `source`'s file stops growing for `quiet` (bounded by `timeout`).
@@ -270,5 +256,30 @@ impl SyslogNg {
 impl Drop for SyslogNg {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A temp dir with a PKI and a running syslog-ng (killed on drop).
+pub struct Receiver {
+    pub pki: Pki,
+    pub syslog_ng: SyslogNg,
+    pub dir: tempfile::TempDir,
+}
+
+impl Receiver {
+    pub fn start() -> Receiver {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::create(&dir.path().join("pki"));
+        let syslog_ng = SyslogNg::start(&dir.path().join("syslog-ng"), &pki);
+        Receiver {
+            pki,
+            syslog_ng,
+            dir,
+        }
+    }
+
+    /// A database file path in the temp dir.
+    pub fn db(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_owned()
     }
 }
