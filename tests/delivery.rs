@@ -102,15 +102,7 @@ fn receiver_killed_mid_stream_and_restarted_loses_nothing() {
     let after = sink.wait_to_complete(&seqs(&before), 0..10_000, LONG);
     let mut all: Vec<u64> = seqs(&before);
     all.extend(seqs(&after));
-    let unique: BTreeSet<u64> = all.iter().copied().collect();
-    assert_all_arrived(&unique, 0..10_000);
-    let duplicates = all.len() - unique.len();
-    let stats = client.stats();
-    assert!(
-        duplicates as u64 <= stats.resent,
-        "duplicates ({duplicates}) are bounded by what was counted as resent ({})",
-        stats.resent
-    );
+    assert_at_least_once(&all, 0..10_000, client.stats().resent);
     client.shutdown(LONG).unwrap();
 }
 

@@ -105,3 +105,17 @@ pub fn assert_all_arrived(got: &BTreeSet<u64>, want: Range<u64>) {
         &missing[..missing.len().min(20)]
     );
 }
+
+/// At-least-once delivery over TCP: `all` (every arrival, duplicates
+/// included) covers `want`, and the duplicates are no more than the client
+/// counted as `resent`. Returns the number of duplicates.
+pub fn assert_at_least_once(all: &[u64], want: Range<u64>, resent: u64) -> u64 {
+    let unique = unique(all);
+    assert_all_arrived(&unique, want);
+    let duplicates = (all.len() - unique.len()) as u64;
+    assert!(
+        duplicates <= resent,
+        "duplicates ({duplicates}) are counted as resent ({resent})"
+    );
+    duplicates
+}
