@@ -18,20 +18,22 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read, Write};
 
+// No public constants here: cbindgen would put them in the C header.
 /// The protocol version byte that starts every frame.
-pub const VERSION: u8 = b'2';
-/// The length of an ACK frame.
-pub const ACK_LEN: usize = 6;
+const VERSION: u8 = b'2';
 
-/// Appends `2A seq`: the acknowledgement of a window's events up to `seq`.
-pub fn encode_ack(seq: u32) -> [u8; ACK_LEN] {
+/// The bytes of an ACK frame.
+pub type AckFrame = [u8; 6];
+
+/// `2A seq`: the acknowledgement of a window's events up to `seq`.
+pub fn encode_ack(seq: u32) -> AckFrame {
     let mut frame = [VERSION, b'A', 0, 0, 0, 0];
     frame[2..].copy_from_slice(&seq.to_be_bytes());
     frame
 }
 
 /// The sequence of an ACK frame; `None` when the bytes are not an ACK.
-pub fn decode_ack(frame: &[u8; ACK_LEN]) -> Option<u32> {
+pub fn decode_ack(frame: &AckFrame) -> Option<u32> {
     (frame[..2] == [VERSION, b'A'])
         .then(|| u32::from_be_bytes([frame[2], frame[3], frame[4], frame[5]]))
 }

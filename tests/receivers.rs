@@ -6,7 +6,7 @@
 mod support;
 
 use flate2::write::GzEncoder;
-use logstash_async::lumberjack::{decode_ack, WindowEncoder, ACK_LEN};
+use logstash_async::lumberjack::{decode_ack, AckFrame, WindowEncoder};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -37,7 +37,7 @@ fn window(seqs: std::ops::Range<u64>, level: u32) -> Vec<u8> {
 
 /// The next ACK's sequence; `None` when the connection ended.
 fn read_ack(stream: &mut TcpStream) -> Option<u32> {
-    let mut frame = [0u8; ACK_LEN];
+    let mut frame = AckFrame::default();
     stream.read_exact(&mut frame).ok()?;
     Some(decode_ack(&frame).expect("an ACK frame"))
 }
@@ -115,7 +115,7 @@ fn lumberjack_connection_killed_mid_window_or_closed_after_half_a_window() {
     let mut both = window(0..5, 0);
     both.extend(window(5..10, 0));
     stream.write_all(&both).unwrap();
-    let mut frame = [0u8; ACK_LEN];
+    let mut frame = AckFrame::default();
     let err = stream.read_exact(&mut frame).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
     assert!(server.acked().is_empty(), "window 1 was never ACKed");

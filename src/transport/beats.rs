@@ -20,7 +20,7 @@ use super::stream::Conn;
 use super::tls::TlsSettings;
 use super::{Interrupter, SendError, Sent, Transport};
 use crate::buffer::Chunk;
-use crate::lumberjack::{self, WindowEncoder, ACK_LEN};
+use crate::lumberjack::{self, AckFrame, WindowEncoder};
 use std::io::{ErrorKind, Read, Write};
 use std::time::{Duration, Instant};
 
@@ -151,7 +151,7 @@ impl BeatsTransport {
 fn await_acks(conn: &mut Conn, n: u32, timeout: Duration) -> Result<(), WindowError> {
     let _ = conn.tcp().set_read_timeout(Some(timeout));
     let mut acked: u32 = 0;
-    let mut frame = [0u8; ACK_LEN];
+    let mut frame = AckFrame::default();
     loop {
         if let Err(e) = conn.read_exact(&mut frame) {
             let message = match e.kind() {
