@@ -164,14 +164,19 @@ pub fn reset_on_close(stream: &TcpStream) {
         l_onoff: 1,
         l_linger: 0,
     };
-    // SAFETY: a valid socket and a valid option struct of the right size.
+    set_socket_option(stream, libc::SO_LINGER, &linger);
+}
+
+/// `setsockopt(SOL_SOCKET, option, value)`; `T` must be the option's C type.
+pub fn set_socket_option<T>(socket: &impl AsRawFd, option: libc::c_int, value: &T) {
+    // SAFETY: a valid socket, and a value of the size passed.
     unsafe {
         libc::setsockopt(
-            stream.as_raw_fd(),
+            socket.as_raw_fd(),
             libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            option,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
         );
     }
 }

@@ -1,9 +1,9 @@
 //! A UDP receiver (Logstash's udp input): one event per datagram, recorded
 //! in arrival order, with a receive buffer large enough for bursts.
 
+use super::listener::set_socket_option;
 use super::wait_until;
 use std::net::UdpSocket;
-use std::os::unix::io::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -20,16 +20,7 @@ impl UdpSink {
     pub fn start() -> UdpSink {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         let size: libc::c_int = 8 << 20;
-        // SAFETY: a valid socket and a valid option value of the right size.
-        unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                (&size as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        set_socket_option(&socket, libc::SO_RCVBUF, &size);
         socket
             .set_read_timeout(Some(Duration::from_millis(20)))
             .unwrap();
