@@ -6,10 +6,10 @@
 //! oldest rows and delete them once delivered. It sleeps on a timer or until
 //! woken, never spins, and survives every error it meets.
 
-use crate::buffer::{Buffer, Chunk, NewChunk};
+use crate::buffer::{self, Buffer, Chunk, NewChunk};
 use crate::config::{Config, OverflowPolicy, TransportKind};
 use crate::layout::Layout;
-use crate::queue::{Block, Entry};
+use crate::queue::Item;
 use crate::shared::Shared;
 use crate::stats::Counters;
 use crate::transport::{SendError, Sent, Transport};
@@ -283,8 +283,8 @@ impl Worker {
     fn ingest(&mut self, send_between: bool) {
         let shared = Arc::clone(&self.shared);
         let mut drained = shared.queue.drain();
-        let last_seq = drained.last_seq;
-        Counters::add(&self.shared.counters.dropped_oldest, drained.evicted);
+        let last_seq = drained.last_seq();
+        Counters::add(&self.shared.counters.dropped_oldest, drained.evicted());
         let mut group = Group {
             chunks: Vec::new(),
             seqs: Vec::new(),
@@ -292,7 +292,11 @@ impl Worker {
             prev_last_seq: self.assigned_seq,
         };
         let mut all_stored = true;
-        let mut current: NewChunk = (Vec::with_capacity(self.row_hint), 0, 0);
+        let mut current = NewChunk {
+            lines: Vec::with_capacity(self.row_hint),
+            count: 0,
+            newest_ms: 0,
+        };
         // Drained events not yet released back to the queue's capacity.
         let mut unreleased = 0usize;
         // Seq of the last event consumed.
@@ -300,43 +304,45 @@ impl Worker {
         // Each release also hands the consumed blocks back to the queue: it
         // refills while a long drain is stored, and its events are bounded
         // by the capacity only if their blocks go back too.
-        while let Some((entry_seq, bytes, entry)) = drained.next_entry() {
-            if let Entry::SetExtra(_) = entry {
-                if let Entry::SetExtra(extra) = std::mem::replace(entry, Entry::Gone) {
-                    let (key, value) = *extra;
+        while let Some(item) = drained.next_item() {
+            let (entry_seq, ev) = match item {
+                Item::SetExtra { key, value, .. } => {
                     self.formatter.set_extra(key, value);
+                    continue;
                 }
-                continue;
-            }
-            let Some(ev) = Block::event(bytes, entry) else {
-                continue;
+                Item::Event { seq, event } => (seq, event),
             };
             seq = entry_seq;
             unreleased += 1;
-            let before = current.0.len();
-            match self.formatter.format(ev, &mut current.0) {
+            let before = current.lines.len();
+            match self.formatter.format(ev, &mut current.lines) {
                 Ok(()) => {
-                    current.0.push(b'\n');
-                    current.1 += 1;
-                    current.2 = current.2.max(ev.unix_ms);
+                    current.lines.push(b'\n');
+                    current.count += 1;
+                    current.newest_ms = current.newest_ms.max(ev.unix_ms);
                 }
                 Err(e) => {
-                    current.0.truncate(before);
+                    current.lines.truncate(before);
                     Counters::add(&self.shared.counters.dropped_undeliverable, 1);
                     self.shared.counters.set_error(&format!("format: {e}"));
                 }
             }
-            let events = current.1 as usize;
+            let events = current.count as usize;
             if events >= self.row_events
-                || current.0.len() >= MAX_CHUNK_BYTES
+                || current.lines.len() >= MAX_CHUNK_BYTES
                 || (events >= self.config.queued_events_batch_size
-                    && current.0.len() >= BIG_ROW_BYTES)
+                    && current.lines.len() >= BIG_ROW_BYTES)
             {
-                group.bytes += current.0.len();
+                group.bytes += current.lines.len();
                 // The next row is sized like this one: growing a row by
                 // doubling copied it about twice over.
-                self.row_hint = (current.0.len() + current.0.len() / 8).min(MAX_CHUNK_BYTES);
-                let next = (Vec::with_capacity(self.row_hint), 0, 0);
+                self.row_hint =
+                    (current.lines.len() + current.lines.len() / 8).min(MAX_CHUNK_BYTES);
+                let next = NewChunk {
+                    lines: Vec::with_capacity(self.row_hint),
+                    count: 0,
+                    newest_ms: 0,
+                };
                 group.chunks.push(std::mem::replace(&mut current, next));
                 group.seqs.push(seq);
                 if group.bytes >= INGEST_GROUP_BYTES {
@@ -348,7 +354,7 @@ impl Worker {
                 }
             }
         }
-        if current.1 > 0 {
+        if current.count > 0 {
             group.chunks.push(current);
             group.seqs.push(seq);
         }
@@ -393,7 +399,7 @@ impl Worker {
             return true;
         }
         // (events, bytes) per chunk: the chunks move into the buffer.
-        let sizes: Vec<(u32, usize)> = chunks.iter().map(|c| (c.1, c.0.len())).collect();
+        let sizes: Vec<(u32, usize)> = chunks.iter().map(|c| (c.count, c.lines.len())).collect();
         let ids = self.store(&mut chunks);
         for (i, ((count, bytes), id)) in sizes.iter().zip(&ids).enumerate() {
             let first_seq = if i == 0 {
@@ -442,7 +448,7 @@ impl Worker {
                         return ids;
                     }
                 }
-                let lost: u64 = chunks.iter().map(|c| u64::from(c.1)).sum();
+                let lost: u64 = chunks.iter().map(|c| u64::from(c.count)).sum();
                 Counters::add(&self.shared.counters.dropped_database_full, lost);
                 Vec::new()
             }
@@ -533,7 +539,11 @@ impl Worker {
             let old_ids: Vec<i64> = chunks.iter().map(|c| c.id).collect();
             let mut rows: Vec<NewChunk> = chunks
                 .into_iter()
-                .map(|c| (c.lines.clone(), c.count, c.newest_ms))
+                .map(|c| NewChunk {
+                    lines: c.lines.clone(),
+                    count: c.count,
+                    newest_ms: c.newest_ms,
+                })
                 .collect();
             let new_ids = file.insert(&mut rows).map_err(|e| e.to_string())?;
             let totals = file.totals().map_err(|e| e.to_string())?;
@@ -588,8 +598,8 @@ impl Worker {
             return;
         }
         let over = |w: &Worker, chunks: &[NewChunk]| {
-            let events = w.buffered_events + chunks.iter().map(|c| u64::from(c.1)).sum::<u64>();
-            let bytes = w.buffered_bytes + chunks.iter().map(|c| c.0.len() as u64).sum::<u64>();
+            let events = w.buffered_events + chunks.iter().map(|c| u64::from(c.count)).sum::<u64>();
+            let bytes = w.buffered_bytes + chunks.iter().map(|c| c.lines.len() as u64).sum::<u64>();
             max_events.is_some_and(|m| events > m) || max_bytes.is_some_and(|m| bytes > m)
         };
         if self.config.overflow_policy == OverflowPolicy::DropOldest {
@@ -609,19 +619,22 @@ impl Worker {
                 self.forget_chunk(victim.id, count, victim.lines.len() as u64);
             }
             while !chunks.is_empty() && over(self, chunks) {
-                let (_, count, _) = chunks.remove(0);
+                let dropped = chunks.remove(0);
                 seqs.remove(0);
-                Counters::add(&self.shared.counters.dropped_oldest, u64::from(count));
+                Counters::add(
+                    &self.shared.counters.dropped_oldest,
+                    u64::from(dropped.count),
+                );
             }
             return;
         }
         // drop_newest / block (the worker never blocks): refuse what does not fit.
         while !chunks.is_empty() && over(self, chunks) {
-            let (_, count, _) = chunks.pop().expect("not empty");
+            let dropped = chunks.pop().expect("not empty");
             seqs.pop();
             Counters::add(
                 &self.shared.counters.dropped_database_full,
-                u64::from(count),
+                u64::from(dropped.count),
             );
         }
     }
@@ -651,14 +664,14 @@ impl Worker {
         if victims.is_empty() {
             return;
         }
-        let ids: Vec<i64> = victims.iter().map(|c| c.0).collect();
+        let ids: Vec<i64> = victims.iter().map(|c| c.id).collect();
         if let Err(e) = self.buffer.delete(&ids) {
             self.database_error("expire events", &e);
             return;
         }
-        for &(id, events, bytes) in &victims {
-            Counters::add(&self.shared.counters.expired, events);
-            self.forget_chunk(id, events, bytes);
+        for v in &victims {
+            Counters::add(&self.shared.counters.expired, v.events);
+            self.forget_chunk(v.id, v.events, v.bytes);
         }
         self.publish_buffered();
     }
@@ -931,7 +944,7 @@ impl Worker {
         self.shared.reporter.report("rejected", &message);
     }
 
-    fn database_error(&self, what: &str, e: &rusqlite::Error) {
+    fn database_error(&self, what: &str, e: &buffer::Error) {
         Counters::add(&self.shared.counters.database_errors, 1);
         let message = format!("database: cannot {what}: {e}");
         self.shared.counters.set_error(&message);
