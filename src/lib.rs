@@ -12,6 +12,7 @@ pub mod client;
 pub mod config;
 pub mod event;
 pub mod ffi;
+mod handshake;
 pub mod layout;
 pub mod queue;
 mod report;

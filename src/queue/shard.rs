@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Shards at most (drop_oldest holds all their locks at once, on the stack).
-pub const MAX_SHARDS: usize = 16;
+pub(super) const MAX_SHARDS: usize = 16;
 
 #[derive(Default)]
 pub struct Shard {

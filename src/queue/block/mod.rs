@@ -19,7 +19,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 /// Event bytes per block (an event larger than this gets a block of its own).
-pub const BLOCK_BYTES: usize = 64 << 10;
+pub(super) const BLOCK_BYTES: usize = 64 << 10;
 /// Entries per block at most (a block in a slab slot; its memory is only
 /// touched as far as it is used).
 const BLOCK_ENTRIES: usize = 1024;
@@ -36,7 +36,8 @@ const BLOCK_ENTRIES_PREFAULTED: usize = (16 << 10) / std::mem::size_of::<(u64, E
 const HUGE_BLOCK_ENTRIES: usize = 16;
 /// Where a block's parts live in a slab slot: bytes, then entries.
 const SLOT_ENTRIES_AT: usize = BLOCK_BYTES.next_multiple_of(std::mem::align_of::<(u64, Entry)>());
-pub const SLOT_BYTES: usize = SLOT_ENTRIES_AT + BLOCK_ENTRIES * std::mem::size_of::<(u64, Entry)>();
+pub(super) const SLOT_BYTES: usize =
+    SLOT_ENTRIES_AT + BLOCK_ENTRIES * std::mem::size_of::<(u64, Entry)>();
 /// One entry of a block, in the order the callers made them.
 #[derive(Debug)]
 pub enum Entry {
