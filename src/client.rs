@@ -1,5 +1,7 @@
-//! `Client`: the Rust API of one handle. The C ABI (src/ffi) is a thin layer
-//! over it, and the command-line tool uses it directly.
+//! `Client`: the Rust API of one handle. It creates the handle's queue,
+//! buffer, transport and worker, and is the caller's side of emit, flush and
+//! shutdown. The C ABI (src/ffi) is a thin layer over it, and the
+//! command-line tool uses it directly.
 
 use crate::buffer::Buffer;
 use crate::config::Config;

@@ -7,6 +7,10 @@
 //!
 //! Rows are deleted only after delivery; a chunk that was in flight when the
 //! process died is simply still there at the next start and is sent again.
+//!
+//! `open.rs` opens a buffer, `rows.rs` reads and writes chunks through the
+//! in-memory tail (`tail.rs`) and SQLite, `checkpoint.rs` keeps the WAL
+//! bounded off the worker thread. SQLite's errors stay in here (`Error`).
 
 mod checkpoint;
 mod chunk;
