@@ -196,11 +196,13 @@ impl Block {
 
     /// Consumes the first live entry: its index, for `take_item` unless it
     /// is `Gone`.
+    #[inline]
     pub fn consume_front(&mut self) -> usize {
         self.first_live += 1;
         self.first_live - 1
     }
 
+    #[inline]
     pub fn is_gone(&self, i: usize) -> bool {
         matches!(self.entries[i].1, Entry::Gone)
     }
@@ -213,6 +215,7 @@ impl Block {
 
     /// Takes entry `i` as a drain item (a set_extra moves out, leaving
     /// `Gone`); None for a `Gone` entry.
+    #[inline]
     pub fn take_item(&mut self, i: usize) -> Option<Item<'_>> {
         let (seq, entry) = &mut self.entries[i];
         match entry {
