@@ -13,7 +13,7 @@
 //! (even when it moves to another shard) and orders a set_extra before every
 //! event queued after it, whichever thread queues it.
 
-use super::block::Block;
+use super::block::{Block, Entry};
 use super::Queue;
 use crate::event::EventRef;
 use parking_lot::MutexGuard;
@@ -31,6 +31,37 @@ pub enum Item<'a> {
         key: String,
         value: Option<Box<RawValue>>,
     },
+}
+
+impl<'a> Item<'a> {
+    /// The item an entry stands for (a set_extra moves out, leaving `Gone`);
+    /// None for a `Gone` entry.
+    #[inline]
+    fn take(seq: u64, bytes: &'a [u8], entry: &'a mut Entry) -> Option<Item<'a>> {
+        match entry {
+            Entry::Event {
+                unix_ms,
+                thread_name,
+                start,
+                len,
+            } => Some(Item::Event {
+                seq,
+                event: EventRef {
+                    unix_ms: *unix_ms,
+                    thread_name,
+                    json: &bytes[*start as usize..(*start + *len) as usize],
+                },
+            }),
+            Entry::SetExtra(_) => {
+                let Entry::SetExtra(extra) = std::mem::replace(entry, Entry::Gone) else {
+                    unreachable!("matched above")
+                };
+                let (key, value) = *extra;
+                Some(Item::SetExtra { seq, key, value })
+            }
+            Entry::Gone => None,
+        }
+    }
 }
 
 impl Queue {
@@ -103,10 +134,9 @@ impl Drained<'_> {
             let block = self.taken[s].front_mut().expect("front_seq saw it");
             let i = block.consume_front();
             if !block.is_gone(i) {
-                return self.taken[s]
-                    .front_mut()
-                    .expect("just consumed")
-                    .take_item(i);
+                let block = self.taken[s].front_mut().expect("just consumed");
+                let (seq, bytes, entry) = block.entry_mut(i);
+                return Item::take(seq, bytes, entry);
             }
         }
     }

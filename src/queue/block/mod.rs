@@ -10,8 +10,6 @@ mod slab;
 
 pub use slab::Slab;
 
-use super::drain::Item;
-use crate::event::EventRef;
 use fixed_vec::FixedVec;
 use serde_json::value::RawValue;
 use slab::Slot;
@@ -194,8 +192,7 @@ impl Block {
         }
     }
 
-    /// Consumes the first live entry: its index, for `take_item` unless it
-    /// is `Gone`.
+    /// Consumes the first live entry: its index (see `is_gone`).
     #[inline]
     pub fn consume_front(&mut self) -> usize {
         self.first_live += 1;
@@ -213,37 +210,10 @@ impl Block {
         self.slot.is_some()
     }
 
-    /// Takes entry `i` as a drain item (a set_extra moves out, leaving
-    /// `Gone`); None for a `Gone` entry.
+    /// Entry `i` with its seq, and the bytes its event's JSON lies in.
     #[inline]
-    pub fn take_item(&mut self, i: usize) -> Option<Item<'_>> {
+    pub fn entry_mut(&mut self, i: usize) -> (u64, &[u8], &mut Entry) {
         let (seq, entry) = &mut self.entries[i];
-        match entry {
-            Entry::Event {
-                unix_ms,
-                thread_name,
-                start,
-                len,
-            } => Some(Item::Event {
-                seq: *seq,
-                event: EventRef {
-                    unix_ms: *unix_ms,
-                    thread_name,
-                    json: &self.bytes[*start as usize..(*start + *len) as usize],
-                },
-            }),
-            Entry::SetExtra(_) => {
-                let Entry::SetExtra(extra) = std::mem::replace(entry, Entry::Gone) else {
-                    unreachable!("matched above")
-                };
-                let (key, value) = *extra;
-                Some(Item::SetExtra {
-                    seq: *seq,
-                    key,
-                    value,
-                })
-            }
-            Entry::Gone => None,
-        }
+        (*seq, &self.bytes, entry)
     }
 }
