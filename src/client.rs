@@ -1,26 +1,24 @@
-//! `Client`: the Rust API of one handle. The C ABI (src/ffi) is a thin layer
-//! over it, and the command-line tool uses it directly.
+//! `Client`: the Rust API of one handle. It creates the handle's queue,
+//! buffer, transport and worker, and is the caller's side of emit, flush and
+//! shutdown. The C ABI (src/ffi) is a thin layer over it, and the
+//! command-line tool uses it directly.
 
 use crate::buffer::Buffer;
 use crate::config::Config;
 use crate::event;
+use crate::handshake::Handshake;
 use crate::queue::Queue;
 use crate::report::Reporter;
 use crate::result::ResultCode;
-use crate::shared::{Progress, Shared};
+use crate::shared::Shared;
 use crate::stats::{Counters, Stats};
 use crate::transport::{self, Interrupter, Transport};
-use crate::worker::Worker;
+use crate::worker;
 use parking_lot::Mutex;
 use serde_json::value::RawValue;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// After the shutdown deadline, how long to wait for the worker to notice the
-/// abort (its socket is shut down under it) before leaving it detached.
-const ABORT_GRACE: Duration = Duration::from_millis(250);
 
 /// One logging handle: an in-memory queue, a SQLite buffer and a worker thread.
 /// `Client` is `Send + Sync`: share it (e.g. in an `Arc`) between threads.
@@ -104,34 +102,11 @@ impl Client {
             ),
             counters,
             reporter,
-            progress: Mutex::new(Progress {
-                durable: buffer.is_durable(),
-                ..Progress::default()
-            }),
-            progress_cv: Default::default(),
-            stop: Default::default(),
-            abort: Default::default(),
+            handshake: Handshake::new(buffer.is_durable()),
             interrupter,
         });
         let max_event_bytes = config.max_event_bytes;
-        let program = crate::sys::program_name();
-        let worker = Worker::new(shared.clone(), config, buffer, transport);
-        let worker_shared = shared.clone();
-        let handle = std::thread::Builder::new()
-            .name("logstash-async".into())
-            .spawn(move || {
-                let guard_shared = worker_shared;
-                // A bug in the worker must not leave flush and shutdown waiting
-                // for a thread that is gone: report it and mark the worker done.
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.run(program))).is_err() {
-                    guard_shared.interrupter.clear_while(|| ());
-                    let message = "internal error: the worker thread panicked; undelivered events stay in the database file (if any)";
-                    guard_shared.counters.set_error(message);
-                    guard_shared.reporter.report("panic", message);
-                    guard_shared.worker_finished();
-                }
-            })
-            .map_err(|e| format!("cannot start the worker thread: {e}"))?;
+        let handle = worker::spawn(shared.clone(), config, buffer, transport)?;
         Ok(Client {
             shared: Some(shared),
             worker: Mutex::new(Some(handle)),
@@ -234,45 +209,9 @@ impl Client {
         };
         let deadline = Instant::now() + timeout;
         let target = shared.queue.accepted_seq();
-        let failures_before;
-        {
-            let mut p = shared.progress.lock();
-            if p.completed_seq >= target {
-                return Ok(());
-            }
-            p.flush_waiters += 1;
-            p.flush_kick = true;
-            failures_before = p.failures;
-        }
-        shared.queue.wake();
-        let mut p = shared.progress.lock();
-        let done = |p: &Progress| {
-            if p.stranded(target) {
-                Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT)
-            } else {
-                Ok(())
-            }
-        };
-        let result = loop {
-            if p.completed_seq >= target {
-                break done(&p);
-            }
-            if p.durable && p.failing && p.failures > failures_before && p.persisted_seq >= target {
-                break Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT);
-            }
-            if p.worker_done {
-                break Err(ResultCode::LOGSTASH_ASYNC_SHUTTING_DOWN);
-            }
-            if shared.progress_cv.wait_until(&mut p, deadline).timed_out() {
-                break if p.completed_seq >= target {
-                    done(&p)
-                } else {
-                    Err(ResultCode::LOGSTASH_ASYNC_TIMEOUT)
-                };
-            }
-        };
-        p.flush_waiters -= 1;
-        result
+        shared
+            .handshake
+            .wait_flushed(target, deadline, || shared.queue.wake())
     }
 
     /// Delivers what it can within `timeout`, stops the worker and releases
@@ -293,47 +232,21 @@ impl Client {
         }
         let deadline = Instant::now() + timeout;
         let target = shared.queue.accepted_seq();
-        shared.progress.lock().stop_deadline = Some(deadline);
-        // Close the queue before the worker can see `stop`: an emit that
-        // slipped in after its last drain would be accepted and never sent.
+        // Close the queue before the worker can see the stop request: an
+        // emit that slipped in after its last drain would be accepted and
+        // never sent.
         shared.queue.close();
-        shared.stop.store(true, Ordering::Release);
-
-        let mut p = shared.progress.lock();
-        let hard_deadline = deadline + ABORT_GRACE;
-        while !p.worker_done {
-            if Instant::now() >= deadline {
-                // Too late: abort, and unblock a send stuck in the kernel.
-                shared.abort.store(true, Ordering::Release);
-                shared.interrupter.interrupt();
-                shared.queue.wake();
-            }
-            let until = if Instant::now() >= deadline {
-                hard_deadline
-            } else {
-                deadline
-            };
-            if shared.progress_cv.wait_until(&mut p, until).timed_out()
-                && Instant::now() >= hard_deadline
-            {
-                break;
-            }
-        }
-        let done = p.worker_done;
-        let result = if p.completed_seq >= target && !p.stranded(target) {
-            Ok(())
-        } else if p.completed_seq >= target || (p.durable && p.persisted_seq >= target) {
-            Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT)
-        } else {
-            Err(ResultCode::LOGSTASH_ASYNC_TIMEOUT)
-        };
-        drop(p);
-        if done {
+        shared.handshake.request_stop(deadline);
+        let stopped = shared.handshake.wait_stopped(target, deadline, || {
+            shared.interrupter.interrupt();
+            shared.queue.wake();
+        });
+        if stopped.worker_done {
             let _ = worker.join();
         }
         // Otherwise the worker is left detached: it owns everything it uses
         // (an Arc of the shared state) and exits at its next check.
-        result
+        stopped.result
     }
 
     /// A snapshot of the counters.

@@ -2,17 +2,17 @@
 //! without ever slowing the caller. The native counterpart of the Python
 //! package python-logstash-async, with a C ABI (see `include/logstash_async.h`).
 //!
-//! Architecture: emit (caller's thread) validates and copies an event into a
-//! bounded in-memory [`queue`]; one [`worker`] thread per handle formats events
-//! ([`event`]), stores them in the SQLite [`buffer`] and hands them to a
-//! [`transport`], deleting rows only once delivered.
+//! Architecture: emit (caller's thread) validates an event ([`event`]) and
+//! copies it into a bounded in-memory [`queue`]; one [`worker`] thread per
+//! handle formats events ([`layout`]), stores them in the SQLite [`buffer`]
+//! and hands them to a [`transport`], deleting rows only once delivered.
 
 pub mod buffer;
 pub mod client;
 pub mod config;
 pub mod event;
 pub mod ffi;
-mod fixed_vec;
+mod handshake;
 pub mod layout;
 #[doc(hidden)]
 pub mod lumberjack;
@@ -20,7 +20,6 @@ pub mod queue;
 mod report;
 pub mod result;
 mod shared;
-mod slab;
 pub mod stats;
 pub mod sys;
 pub mod transport;

@@ -9,10 +9,9 @@
 //! past a hard bound (the background thread cannot keep up, or a steady
 //! stream never lets the log restart), which bounds the WAL on disk.
 
-use parking_lot::{Condvar, Mutex};
 use rusqlite::Connection;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 /// Bytes written to the WAL between two background checkpoints.
@@ -30,9 +29,23 @@ struct State {
     stop: bool,
 }
 
+/// std's primitives, not parking_lot's: parking_lot parks threads in one
+/// process-wide table, and in a fork()ed child that table still links the
+/// parent's threads that were parked at the fork. A child thread that reuses
+/// such a thread's stack overwrites its entry and can unlink a thread parked
+/// behind it: an untimed wait here then never saw `stop`, and the child's
+/// shutdown hung joining this thread (tests/fork_child.rs). std's condvar
+/// keeps its waiters in the object itself.
 struct Shared {
     state: Mutex<State>,
     cv: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain flags: still usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 pub struct Checkpointer {
@@ -67,14 +80,14 @@ impl Checkpointer {
 
     /// Asks for a checkpoint; never blocks.
     pub fn kick(&self) {
-        self.shared.state.lock().kicked = true;
+        self.shared.lock().kicked = true;
         self.shared.cv.notify_one();
     }
 }
 
 impl Drop for Checkpointer {
     fn drop(&mut self) {
-        self.shared.state.lock().stop = true;
+        self.shared.lock().stop = true;
         self.shared.cv.notify_one();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -85,9 +98,9 @@ impl Drop for Checkpointer {
 fn run(conn: Connection, shared: &Shared) {
     loop {
         {
-            let mut st = shared.state.lock();
+            let mut st = shared.lock();
             while !st.kicked && !st.stop {
-                shared.cv.wait(&mut st);
+                st = shared.cv.wait(st).unwrap_or_else(PoisonError::into_inner);
             }
             if st.stop {
                 return;

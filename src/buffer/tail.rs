@@ -7,7 +7,7 @@
 //! the producers. A healthy in-memory handle then never touches SQLite: its
 //! inserts and deletes were a fifth of the worker's time (issue 8 profile).
 
-use super::Chunk;
+use super::{Chunk, ChunkSize, Totals};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -95,31 +95,25 @@ impl Tail {
         true
     }
 
-    /// (events, bytes) of every chunk here.
-    pub fn totals(&self) -> (u64, u64) {
-        let events = self.chunks.iter().map(|c| u64::from(c.count)).sum();
-        (events, self.bytes as u64)
+    /// Totals over every chunk here.
+    pub fn totals(&self) -> Totals {
+        Totals {
+            chunks: self.chunks.len() as u64,
+            events: self.chunks.iter().map(|c| u64::from(c.count)).sum(),
+            bytes: self.bytes as u64,
+        }
     }
 
-    /// (id, events, bytes) of up to `limit` chunks below `below_id` whose
-    /// newest event is older than `cutoff_ms`.
-    pub fn expired_before(
-        &self,
-        cutoff_ms: i64,
-        below_id: i64,
-        limit: usize,
-    ) -> Vec<(i64, u64, u64)> {
+    /// Up to `limit` chunks below `below_id` whose newest event is older
+    /// than `cutoff_ms`.
+    pub fn expired_before(&self, cutoff_ms: i64, below_id: i64, limit: usize) -> Vec<ChunkSize> {
         self.chunks
             .iter()
             .take_while(|c| c.id < below_id)
             .filter(|c| c.newest_ms < cutoff_ms)
             .take(limit)
-            .map(|c| (c.id, u64::from(c.count), c.lines.len() as u64))
+            .map(|c| c.size())
             .collect()
-    }
-
-    pub fn len(&self) -> usize {
-        self.chunks.len()
     }
 }
 
@@ -142,7 +136,8 @@ mod tests {
         for (id, lines) in [(1, "a\n"), (2, "b\nc\n"), (4, "d\n"), (7, "e\n")] {
             tail.push(chunk(id, lines));
         }
-        assert_eq!(tail.totals(), (5, 10));
+        let totals = |tail: &Tail| (tail.totals().events, tail.totals().bytes);
+        assert_eq!(totals(&tail), (5, 10));
         let ids = |v: Vec<Arc<Chunk>>| v.iter().map(|c| c.id).collect::<Vec<_>>();
         assert_eq!(ids(tail.after(1, 10)), vec![2, 4, 7]);
         assert_eq!(ids(tail.after(3, 1)), vec![4]);
@@ -150,7 +145,7 @@ mod tests {
         assert!(!tail.remove(4));
         assert!(tail.replace(2, b"c\n", 1));
         assert!(!tail.replace(3, b"x\n", 1));
-        assert_eq!(tail.totals(), (3, 6));
+        assert_eq!(totals(&tail), (3, 6));
         assert_eq!(tail.expired_before(25, 7, 10).len(), 2);
         assert_eq!(tail.expired_before(25, 2, 10).len(), 1);
         let front = vec![tail.pop_front().unwrap()];

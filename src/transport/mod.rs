@@ -81,11 +81,6 @@ pub trait Transport: Send {
         true
     }
 
-    /// True while written data waits for confirmation (the worker then polls).
-    fn awaiting_confirmation(&self) -> bool {
-        false
-    }
-
     /// Why events of the last send were rejected by the receiver (counted in
     /// `Sent::Delivered::rejected`, or among a `SendError`'s `delivered_prefix`),
     /// for the worker to report. Taken once.

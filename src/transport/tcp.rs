@@ -323,13 +323,6 @@ impl Transport for TcpTransport {
         Ok(self.confirmed())
     }
 
-    fn awaiting_confirmation(&self) -> bool {
-        self.links
-            .iter()
-            .flatten()
-            .any(|l| !l.unconfirmed.is_empty())
-    }
-
     fn connections_opened(&self) -> u64 {
         self.connects
     }

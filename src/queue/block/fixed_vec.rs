@@ -1,6 +1,6 @@
 //! A vector of fixed capacity whose memory is either its own heap allocation
 //! or borrowed raw memory (a slab slot): the queue's blocks keep their event
-//! bytes, entries and seqs in one slot without a custom allocator.
+//! bytes and their entries in one slot without a custom allocator.
 
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;

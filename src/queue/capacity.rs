@@ -1,0 +1,131 @@
+//! The queue's bound and its overflow policy. `queued` (events reserved or in
+//! the shards) plus `held` (drained by the worker, not yet stored) never
+//! exceeds the capacity: a producer reserves its room with a compare-and-swap
+//! before it takes a shard lock. When full, drop_newest refuses the event,
+//! block waits for room, and drop_oldest evicts the oldest queued event of all
+//! shards (it locks them all, in order: a slow path, taken only when the
+//! queue is full).
+
+use super::Queue;
+use crate::config::OverflowPolicy;
+use crate::result::ResultCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The event drop_oldest evicts: where it is, and its seq.
+struct Victim {
+    shard: usize,
+    block: usize,
+    entry: usize,
+    seq: u64,
+}
+
+impl Queue {
+    /// Reserves room for one event: the number queued with it, or None when
+    /// full. Exact: `held` grows only in `drain`, before `queued` shrinks by
+    /// as much, so queued + held never reads below the events in memory.
+    pub(super) fn reserve(&self) -> Option<usize> {
+        let queued = &self.hot.0.queued;
+        let mut q = queued.load(Ordering::SeqCst);
+        loop {
+            if q + self.held.0.load(Ordering::SeqCst) >= self.capacity {
+                return None;
+            }
+            match queued.compare_exchange_weak(q, q + 1, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return Some(q + 1),
+                Err(now) => q = now,
+            }
+        }
+    }
+
+    /// Policy `block`: waits (up to the timeout) for room.
+    pub(super) fn reserve_waiting(&self) -> Result<usize, ResultCode> {
+        let deadline = Instant::now() + self.block_timeout;
+        let mut guard = self.space.lock();
+        loop {
+            if self.closed.load(Ordering::SeqCst) {
+                return Err(ResultCode::LOGSTASH_ASYNC_SHUTTING_DOWN);
+            }
+            if let Some(queued) = self.reserve() {
+                return Ok(queued);
+            }
+            self.wake.notify();
+            if self.space_cv.wait_until(&mut guard, deadline).timed_out() {
+                return self.reserve().ok_or(ResultCode::LOGSTASH_ASYNC_QUEUE_FULL);
+            }
+        }
+    }
+
+    /// Policy `drop_oldest` with the queue full: evicts the oldest queued
+    /// event of all shards for this one. With none queued (the worker holds
+    /// them all, and they cannot be evicted) the event is accepted over the
+    /// bound until the worker releases them.
+    pub(super) fn push_evicting(
+        &self,
+        unix_ms: i64,
+        thread_name: Arc<str>,
+        json: &[u8],
+        len: u32,
+    ) -> Result<(), ResultCode> {
+        let mut guards = self.shards.lock_all();
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(ResultCode::LOGSTASH_ASYNC_SHUTTING_DOWN);
+        }
+        // Room may have come back meanwhile.
+        let queued = match self.reserve() {
+            Some(queued) => queued,
+            None => {
+                let mut oldest: Option<Victim> = None;
+                for (s, guard) in guards.iter().enumerate() {
+                    let Some(shard) = guard else { break };
+                    for (b, block) in shard.blocks.iter().enumerate() {
+                        if let Some((i, seq)) = block.oldest_event() {
+                            if oldest.as_ref().is_none_or(|o| seq < o.seq) {
+                                oldest = Some(Victim {
+                                    shard: s,
+                                    block: b,
+                                    entry: i,
+                                    seq,
+                                });
+                            }
+                            break;
+                        }
+                    }
+                }
+                match oldest {
+                    Some(victim) => {
+                        let shard = guards[victim.shard].as_mut().expect("locked above");
+                        shard.blocks[victim.block].evict(victim.entry);
+                        shard.events -= 1;
+                        self.evicted.fetch_add(1, Ordering::Relaxed);
+                        // The evicted event's room is this one's.
+                        self.hot.0.queued.load(Ordering::SeqCst)
+                    }
+                    None => self.hot.0.queued.fetch_add(1, Ordering::SeqCst) + 1,
+                }
+            }
+        };
+        let shard = guards[self.shards.home_index()]
+            .as_mut()
+            .expect("locked above");
+        self.push_locked(shard, unix_ms, thread_name, json, len);
+        drop(guards);
+        if queued == self.wake.at() {
+            self.wake.notify();
+        }
+        Ok(())
+    }
+
+    /// Worker: `n` drained events are stored (or dropped): their room is free.
+    pub fn release(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.held.0.fetch_sub(n, Ordering::SeqCst);
+        if self.policy == OverflowPolicy::Block {
+            drop(self.space.lock());
+            self.space_cv.notify_all();
+        }
+    }
+}
