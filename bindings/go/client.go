@@ -22,6 +22,9 @@ const DefaultCloseTimeout = 5 * time.Second
 // it notices a cancelled context and never holds up Close for long.
 const flushSlice = 250 * time.Millisecond
 
+// flushMarked, when set by a test, runs once Flush has taken its target.
+var flushMarked func()
+
 // finalizerTimeout bounds the shutdown a forgotten Client gets from the
 // finalizer (which runs on the runtime's single finalizer goroutine).
 const finalizerTimeout = 100 // ms
@@ -96,7 +99,7 @@ func extraPrefixOf(config []byte) string {
 }
 
 // acquire returns the live handle with the read lock held, or nil (unlocked)
-// once Close has begun. Callers release with c.mu.RUnlock().
+// once Close has begun. Callers end the call with c.release().
 func (c *Client) acquire() *C.logstash_async_handle {
 	if c.closing.Load() {
 		return nil
@@ -108,6 +111,9 @@ func (c *Client) acquire() *C.logstash_async_handle {
 	}
 	return c.h
 }
+
+// release ends a call begun with acquire.
+func (c *Client) release() { c.mu.RUnlock() }
 
 // EmitJSON queues one event given as a JSON object. Its "message", "level"
 // and "@timestamp" become top-level Logstash fields; every other key goes
@@ -124,7 +130,7 @@ func (c *Client) EmitJSON(event []byte) error {
 	// The Go memory is passed directly (no C copy): the library only reads it
 	// during the call, and a []byte holds no Go pointers, as cgo requires.
 	r := C.logstash_async_emit_json(h, (*C.char)(unsafe.Pointer(&event[0])), C.size_t(len(event)))
-	c.mu.RUnlock()
+	c.release()
 	runtime.KeepAlive(event)
 	runtime.KeepAlive(c)
 	return codeError("emit", r)
@@ -152,7 +158,7 @@ func (c *Client) Log(level, logger, msg string) error {
 		return &Error{Op: "log", Code: CodeShuttingDown}
 	}
 	r := C.logstash_async_log(h, cPtr(lv), cPtr(lg), cPtr(m))
-	c.mu.RUnlock()
+	c.release()
 	runtime.KeepAlive(lv)
 	runtime.KeepAlive(lg)
 	runtime.KeepAlive(m)
@@ -183,7 +189,7 @@ func (c *Client) SetExtra(key string, value any) error {
 		return &Error{Op: "set_extra", Code: CodeShuttingDown}
 	}
 	r := C.logstash_async_set_extra(h, cPtr(k), cPtr(v))
-	c.mu.RUnlock()
+	c.release()
 	runtime.KeepAlive(k)
 	runtime.KeepAlive(v)
 	runtime.KeepAlive(c)
@@ -191,15 +197,34 @@ func (c *Client) SetExtra(key string, value any) error {
 }
 
 // Flush waits until every event accepted before the call is delivered, or
-// ctx is done. It returns nil (all delivered), an error matching
-// ErrStoredNotSent (all are safe in the database file but the receiver is
-// failing; they will be sent later), or one matching ErrTimeout that also
-// wraps ctx.Err(). Without a deadline it waits until delivery or cancellation.
+// ctx is done; events emitted meanwhile (by other goroutines) are not waited
+// for. It returns nil (all delivered), an error matching ErrStoredNotSent
+// (all are safe in the database file but the receiver is failing; they will
+// be sent later), or one matching ErrTimeout that also wraps ctx.Err().
+// Without a deadline it waits until delivery or cancellation.
 func (c *Client) Flush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return &Error{Op: "flush", Code: CodeTimeout, Err: err}
+	}
+	h := c.acquire()
+	if h == nil {
+		return &Error{Op: "flush", Code: CodeShuttingDown}
+	}
+	// The target: what was accepted until now. Every slice below waits for
+	// this same mark (a plain flush per slice would take a new target each
+	// time, and under load wait for events emitted after the call).
+	var mark C.uint64_t
+	r := C.logstash_async_flush_mark(h, &mark)
+	c.release()
+	if r != C.LOGSTASH_ASYNC_OK {
+		return codeError("flush", r)
+	}
+	if flushMarked != nil {
+		flushMarked()
+	}
 	for {
-		if err := ctx.Err(); err != nil {
-			return &Error{Op: "flush", Code: CodeTimeout, Err: err}
-		}
+		// Slices: the context is checked between them, and Close (which waits
+		// for calls in progress) is never held up for long.
 		slice := flushSlice
 		if deadline, ok := ctx.Deadline(); ok {
 			if left := time.Until(deadline); left < slice {
@@ -210,11 +235,14 @@ func (c *Client) Flush(ctx context.Context) error {
 		if h == nil {
 			return &Error{Op: "flush", Code: CodeShuttingDown}
 		}
-		r := C.logstash_async_flush(h, C.uint32_t(millis(slice)))
-		c.mu.RUnlock()
+		r := C.logstash_async_flush_to(h, mark, C.uint32_t(millis(slice)))
+		c.release()
 		runtime.KeepAlive(c)
 		if r != C.LOGSTASH_ASYNC_TIMEOUT {
 			return codeError("flush", r)
+		}
+		if err := ctx.Err(); err != nil {
+			return &Error{Op: "flush", Code: CodeTimeout, Err: err}
 		}
 	}
 }
@@ -266,7 +294,7 @@ func (c *Client) Stats() (Stats, error) {
 			return s, &Error{Op: "stats", Code: CodeShuttingDown}
 		}
 		r := C.logstash_async_stats_json(h, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)), &need)
-		c.mu.RUnlock()
+		c.release()
 		runtime.KeepAlive(c)
 		switch r {
 		case C.LOGSTASH_ASYNC_OK:
