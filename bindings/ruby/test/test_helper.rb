@@ -1,7 +1,18 @@
 # frozen_string_literal: true
 
-$LOAD_PATH.unshift File.expand_path("../lib", __dir__)
+# LOGSTASH_ASYNC_TEST_INSTALLED=1: test the installed gem (40-ruby.sh does,
+# from a clean GEM_HOME); otherwise the lib/ of this tree.
+if ENV["LOGSTASH_ASYNC_TEST_INSTALLED"]
+  gem "logstash_async"
+else
+  $LOAD_PATH.unshift File.expand_path("../lib", __dir__)
+end
 require "minitest/autorun"
+
+# Arguments for a child `ruby` that loads the same logstash_async as this process.
+def ruby_load_args
+  ENV["LOGSTASH_ASYNC_TEST_INSTALLED"] ? [] : ["-I", File.expand_path("../lib", __dir__)]
+end
 require "socket"
 require "json"
 require "tmpdir"
