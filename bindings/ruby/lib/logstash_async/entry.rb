@@ -38,7 +38,7 @@ module LogstashAsync
         event.update(fields)
       end
       text = event.delete("message")
-      event["message"] = String === text ? text : inspect_of(text) unless text.nil?
+      event["message"] = String === text ? text : inspect_of(text) unless NilClass === text
     end
 
     # python-logstash-async's fields for an exception: its message, its class
@@ -57,7 +57,7 @@ module LogstashAsync
     def text(severity, message, name, formatter)
       if formatter && !formatter.respond_to?(:current_tags)
         formatted = safe { formatter.call(SEVERITY_LABELS.fetch(severity, "ANY"), Time.now, name, message) }
-        return SafeJSON.string_of(formatted).chomp unless formatted.nil?
+        return SafeJSON.string_of(formatted).chomp unless NilClass === formatted
       end
       String === message ? message : inspect_of(message)
     end

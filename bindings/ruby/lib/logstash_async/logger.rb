@@ -112,8 +112,9 @@ module LogstashAsync
       severity = Logger.severity(severity)
       return true if severity < level
 
-      progname = @progname if progname.nil?
-      if message.nil?
+      # (NilClass ===, not #nil?: a BasicObject has no methods to call.)
+      progname = @progname if NilClass === progname
+      if NilClass === message
         if block_given?
           message = Entry.safe { yield } || "(the log message block raised or returned nil)"
         else
@@ -214,7 +215,7 @@ module LogstashAsync
 
     # `raw`: the message is sent as it is, without the formatter (for #<<).
     def ship(severity, message, progname, raw: false)
-      name = progname.nil? ? nil : SafeJSON.string_of(progname)
+      name = NilClass === progname ? nil : SafeJSON.string_of(progname)
       fields = current_fields
       tags = current_tags
       if fields.empty? && tags.empty? && String === message && plain?(message) && plain?(name) &&
