@@ -26,7 +26,7 @@ class HostileTest < Minitest::Test
   end
 
   def delivered(log, count)
-    assert log.flush(timeout: 10)
+    assert log.deliver(timeout: 10)
     @receiver.wait_for(count)
   end
 
@@ -109,17 +109,17 @@ class HostileTest < Minitest::Test
     assert_equal 1, err.lines.size, err
     assert_match(/dropped \(closed\)/, err)
     assert_equal({ "closed" => 3 }, log.dropped)
-    assert_equal false, log.flush(timeout: 1)
+    assert_equal false, log.deliver(timeout: 1)
     assert_nil log.close
   end
 
   def test_forked_child_logs_through_its_own_handle_and_a_closed_one_never_raises
     log = LogstashAsync::Logger.new(client, progname: "parent")
     log.info("parent")
-    assert log.flush(timeout: 10)
+    assert log.deliver(timeout: 10)
     pid = fork do
       log.info("from the child")
-      ok = log.flush(timeout: 10)
+      ok = log.deliver(timeout: 10)
       log.client.close(timeout: 5)
       log.info("after close in the child") # counted, not raised
       exit!(ok && log.dropped == { "closed" => 1 } ? 0 : 1)
@@ -130,7 +130,7 @@ class HostileTest < Minitest::Test
     child = events.find { |e| e["message"] == "from the child" }
     assert_equal pid, child["pid"]
     log.info("parent again")
-    assert log.flush(timeout: 10)
+    assert log.deliver(timeout: 10)
   end
 
   def test_event_too_large_is_a_counted_drop

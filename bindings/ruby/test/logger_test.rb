@@ -10,7 +10,7 @@ class LoggerTest < Minitest::Test
   end
 
   def delivered(log, count)
-    assert log.flush(timeout: 10)
+    assert log.deliver(timeout: 10)
     @receiver.wait_for(count)
   end
 
@@ -179,5 +179,31 @@ class LoggerTest < Minitest::Test
     log = LogstashAsync::Logger.new(c)
     log.close
     refute c.closed?
+  end
+
+  # Options of the library and of ::Logger never mix: the library's
+  # formatter "ecs" works, and a misplaced option is refused at once.
+  def test_library_formatter_option_is_not_the_logger_formatter
+    log = LogstashAsync::Logger.new({ host: "127.0.0.1", port: @receiver.port, formatter: "ecs",
+                                      stderr_errors: false }, progname: "shop", level: :info)
+    log.info("ecs event")
+    log.debug("below the level")
+    event = delivered(log, 1).first
+    assert_equal "INFO", event["log"]["level"]
+    assert_equal "shop", event["log"]["logger"]
+    log.close
+    error = assert_raises(ArgumentError) { LogstashAsync::Logger.new({ host: "h" }, formatter: "ecs") }
+    assert_match(/options Hash/, error.message)
+    error = assert_raises(ArgumentError) { LogstashAsync::Logger.new(host: "h", port: 1) }
+    assert_match(/unknown keywords: host, port .*first argument/, error.message)
+  end
+
+  def test_flush_never_waits_and_deliver_reports
+    log = LogstashAsync::Logger.new(client(port: 9)) # nothing listens there
+    log.info("undeliverable")
+    started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    assert_same log, log.flush
+    assert_operator Process.clock_gettime(Process::CLOCK_MONOTONIC) - started, :<, 1
+    assert_equal false, log.deliver(timeout: 0.2)
   end
 end

@@ -104,7 +104,7 @@ module ReceiverTest
   # A client for this test's receiver, closed at teardown. Batches are sent
   # as soon as flush asks (the default 10 s interval would only slow tests).
   def client(**options)
-    c = LogstashAsync::Client.new(host: "127.0.0.1", port: @receiver.port, stderr_errors: false, **options)
+    c = LogstashAsync::Client.new(**{ host: "127.0.0.1", port: @receiver.port, stderr_errors: false }.merge(options))
     @clients << c
     c
   end

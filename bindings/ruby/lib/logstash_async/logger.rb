@@ -146,13 +146,16 @@ module LogstashAsync
       @drops_lock.synchronize { @drops.dup }
     end
 
-    # Without a timeout: nothing (Rails calls flush after every request, as
-    # for a buffered logger; waiting for the network there would slow every
-    # request down). With one: waits up to `timeout` seconds until what was
-    # logged so far is delivered; true when it is, false otherwise (never raises).
-    def flush(timeout: nil)
-      return self if timeout.nil?
+    # Nothing: Rails calls flush after every request (for buffered loggers,
+    # and ActiveSupport::TaggedLogging#flush clears its tags then calls it);
+    # waiting for the network there would slow every request down. See #deliver.
+    def flush
+      self
+    end
 
+    # Waits up to `timeout` seconds until what was logged so far is
+    # delivered: true when it is, false otherwise (never raises).
+    def deliver(timeout: Client::DEFAULT_TIMEOUT)
       @client.flush(timeout: timeout)
     rescue Error
       false
