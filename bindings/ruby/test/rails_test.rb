@@ -59,6 +59,7 @@ class RailsTest < Minitest::Test
         config.root = #{Dir.mktmpdir.inspect}
         config.eager_load = false
         config.secret_key_base = "test"
+        config.log_level = :info
         config.logstash_async.options = { host: "127.0.0.1", port: #{@receiver.port}, tags: ["rails"],
                                           stderr_errors: false }
       end
@@ -72,7 +73,7 @@ class RailsTest < Minitest::Test
     assert status.success?, "the Rails app failed: #{out}#{err}"
     events = @receiver.wait_for(2)
     assert_equal ["from rails", "boom"], events.map { |e| e["message"] }
-    assert_equal [%w[rails req-9], nil], events.map { |e| e["tags"] }
+    assert_equal [%w[rails req-9], %w[rails]], events.map { |e| e["tags"] } # the configured tags always
     assert_equal "shopapp", events[0]["extra"]["logger_name"]
     assert_equal "RuntimeError", events[1]["extra"]["error_type"]
   end

@@ -26,7 +26,7 @@ module LogstashAsync
     # `client_or_options`: a Client (shared: #close leaves it open unless
     # close_client: true) or a Hash of the Client's options (host:, port:,
     # formatter: "ecs", ...: the logger owns that client).
-    def initialize(client_or_options, level: DEBUG, progname: nil, formatter: nil,
+    def initialize(client_or_options = nil, level: DEBUG, progname: nil, formatter: nil,
                    datetime_format: nil, close_client: nil, **misplaced)
       reject_misplaced(misplaced)
       unless formatter.nil? || formatter.respond_to?(:call)
