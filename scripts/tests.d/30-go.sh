@@ -53,6 +53,8 @@ in_readme "go mod edit -replace $module/zaplogstash=/path/to/logstash-async/bind
 in_readme "go mod tidy"
 in_readme 'CGO_LDFLAGS="$p/lib/liblogstash_async.a -lssl -lcrypto -lm -ldl -lpthread -lrt -lutil" \'
 in_readme "go build -tags logstash_async_static -ldflags '-linkmode external -extldflags -static' -o app ."
+in_readme 'CGO_LDFLAGS="$p/lib/liblogstash_async.a -lssl -lcrypto -lgcc_s -lutil -lrt -lpthread -lm -ldl" \'
+in_readme "go build -tags logstash_async_static -o app ."
 mkdir "$tmp/app"
 cp bindings/go/testdata/app/main.go "$tmp/app/"
 (
@@ -69,7 +71,15 @@ cp bindings/go/testdata/app/main.go "$tmp/app/"
     CGO_LDFLAGS="$p/lib/liblogstash_async.a -lssl -lcrypto -lm -ldl -lpthread -lrt -lutil" \
     go build -tags logstash_async_static -ldflags '-linkmode external -extldflags -static' -o app-static . 2>build.log ||
     { cat build.log; exit 1; }
+  CGO_CFLAGS="-I$p/include" \
+    CGO_LDFLAGS="$p/lib/liblogstash_async.a -lssl -lcrypto -lgcc_s -lutil -lrt -lpthread -lm -ldl" \
+    go build -tags logstash_async_static -o app-lib-static .
+  env -u LD_LIBRARY_PATH ./app-lib-static
 )
+if readelf -d "$tmp/app/app-lib-static" | grep -q "NEEDED.*liblogstash_async"; then
+  echo "the build with the static library needs liblogstash_async.so" >&2
+  exit 1
+fi
 if readelf -d "$tmp/app/app-static" | grep -q NEEDED; then
   echo "the static build needs shared libraries:" >&2
   readelf -d "$tmp/app/app-static" | grep NEEDED >&2
