@@ -4,7 +4,8 @@
 # README's CMake commands (scripts/lib/install-library.sh), linked the
 # production way (#cgo pkg-config); then bindings/go/README.md's install
 # steps in an empty directory: a new module with testdata/app, `go mod tidy`, the
-# shared build, and the static build run alone in an empty root (chroot).
+# shared build, and the static build run alone in an empty root (chroot);
+# then the slog, zap and emit benchmarks, printed.
 # The slog handler tests need Go >= 1.21; an older Go (Debian bookworm's
 # 1.19) runs the rest.
 set -euo pipefail
@@ -98,3 +99,8 @@ mkdir "$tmp/root/etc"
 echo "127.0.0.1 logstash.internal" >"$tmp/root/etc/hosts"
 chroot "$tmp/root" /app logstash.internal
 echo "go: README install, shared and static builds: ok"
+
+echo "--- benchmarks (printed, not asserted; a fixed count per run to bound the time)"
+bench() { go test -run '^$' -bench "$1" -benchmem -cpu 1,2,8 -benchtime 100000x . | grep -E '^Benchmark'; }
+(cd bindings/go && bench 'Slog|EmitParallel')
+(cd bindings/go/zaplogstash && bench Zap)

@@ -95,8 +95,21 @@ func encodeCaller(c zapcore.EntryCaller, e zapcore.PrimitiveArrayEncoder) {
 	}
 }
 
+// timestampLayout is python-logstash-async's @timestamp: UTC, milliseconds.
+const timestampLayout = "2006-01-02T15:04:05.000Z"
+
+// timeLayoutAppender is what zap's JSON encoder offers to append a
+// formatted time without making a string first (no allocation).
+type timeLayoutAppender interface {
+	AppendTimeLayout(time.Time, string)
+}
+
 func encodeTime(t time.Time, e zapcore.PrimitiveArrayEncoder) {
-	e.AppendString(t.UTC().Format("2006-01-02T15:04:05.000Z"))
+	if a, ok := e.(timeLayoutAppender); ok {
+		a.AppendTimeLayout(t.UTC(), timestampLayout)
+		return
+	}
+	e.AppendString(t.UTC().Format(timestampLayout))
 }
 
 func encodeLevel(l zapcore.Level, e zapcore.PrimitiveArrayEncoder) {

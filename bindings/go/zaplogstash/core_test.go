@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-var timestampLayout = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
+var timestampPattern = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
 
 func newClient(tb testing.TB, port int, cfg logstashasync.Config) *logstashasync.Client {
 	tb.Helper()
@@ -74,7 +74,7 @@ func TestZapLoggerEventsArriveInTheLogstashLayout(t *testing.T) {
 		t.Fatalf("%d events, want 6 (Info below Warn is dropped)", len(evs))
 	}
 	for _, e := range evs {
-		if !timestampLayout.MatchString(e["@timestamp"].(string)) || e["type"] != "python-logstash" ||
+		if !timestampPattern.MatchString(e["@timestamp"].(string)) || e["type"] != "python-logstash" ||
 			e["tags"] == nil || extra(t, e)["svc"] != "api" {
 			t.Errorf("common fields: %v", e)
 		}
