@@ -76,12 +76,20 @@ module LogstashAsync
       level = LogstashAsync.level_name(level)
       logger_name = logger_name&.to_s
       message = message.to_s
-      if [level, logger_name, message].any? { |s| s&.include?("\0") }
+      if level.include?("\0") || logger_name&.include?("\0") || message.include?("\0")
         # C strings cannot hold NUL bytes; JSON can.
         event = { "level" => level, "message" => message }
         event["logger_name"] = logger_name if logger_name
         return emit(event)
       end
+      log_plain(level, logger_name, message)
+      self
+    end
+
+    # #log for text known to be valid: a Python level name, a logger name (or
+    # nil) and a message, UTF-8 without NUL bytes (Logger checks; it saves
+    # the normalising of #log on every entry).
+    def log_plain(level, logger_name, message) # :nodoc:
       code = if @blocking
                args = Native.c_strings(level, logger_name, message)
                unlocked_call { |h| Native.logstash_async_log_blocking(h, *args) }
@@ -89,7 +97,6 @@ module LogstashAsync
                locked { Native.logstash_async_log(live_handle, level, logger_name, message) }
              end
       Native.check!(code)
-      self
     end
 
     # Adds an extra field to every event emitted after this call; a nil value

@@ -223,7 +223,7 @@ module LogstashAsync
       tags = current_tags
       if fields.empty? && tags.empty? && String === message && plain?(message) && plain?(name) &&
          (raw || @formatter.nil? || @formatter.respond_to?(:current_tags))
-        @client.log(LEVEL_NAMES.fetch(severity, "UNKNOWN"), name, message) # no JSON work in Ruby
+        @client.log_plain(LEVEL_NAMES.fetch(severity, "UNKNOWN"), name, message) # no JSON work in Ruby
       else
         formatter = raw ? nil : @formatter
         @client.emit_json(SafeJSON.generate(Entry.event(severity, message, name, fields, tags, formatter)))

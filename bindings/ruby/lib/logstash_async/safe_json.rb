@@ -64,6 +64,8 @@ module LogstashAsync
     # s as valid UTF-8: other encodings converted, invalid bytes replaced.
     def utf8(str)
       str = String.new(str) unless str.instance_of?(String) # a subclass may override anything
+      return str if str.encoding == Encoding::UTF_8 && str.valid_encoding? # the usual case: as it is
+
       if str.encoding == Encoding::UTF_8 || str.encoding == Encoding::BINARY || str.encoding == Encoding::US_ASCII
         utf = str.dup.force_encoding(Encoding::UTF_8)
         utf.valid_encoding? ? utf : utf.scrub("\uFFFD")
