@@ -19,7 +19,10 @@ import (
 // closing; close sets closing, then reads the counters. One of the two sees
 // the other, so no call runs on a freed handle.
 type gate struct {
+	// closing is read by every call and written once: on a cache line of its
+	// own, so that the counters' writes never evict it from the readers' caches.
 	closing atomic.Bool
+	_       [60]byte
 	stripes [gateStripes]gateStripe
 }
 
@@ -27,7 +30,7 @@ const gateStripes = 16
 
 type gateStripe struct {
 	n atomic.Int64
-	_ [56]byte // one cache line each
+	_ [56]byte // one cache line each (the last one also keeps the Client's other fields apart)
 }
 
 // enter begins a call: it returns the stripe to leave, or -1 once close has
