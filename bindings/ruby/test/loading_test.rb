@@ -24,7 +24,9 @@ class LoadingTest < Minitest::Test
     assert_equal LogstashAsync::ABI_VERSION, LogstashAsync.abi_of(LogstashAsync.library_version)
     return unless ENV["LOGSTASH_ASYNC_TEST_INSTALLED"]
 
-    # The platform gem: its own copy, from the gem's directory.
+    # The installed gem's code, and its own copy of the library.
+    feature = $LOADED_FEATURES.grep(%r{/logstash_async\.rb\z}).first
+    assert feature.start_with?(ENV.fetch("GEM_HOME")), "loaded #{feature}, not the installed gem"
     assert_equal LogstashAsync::Native::BUNDLED, LogstashAsync.library_path
     assert LogstashAsync.library_path.start_with?(ENV.fetch("GEM_HOME")), LogstashAsync.library_path
   end
