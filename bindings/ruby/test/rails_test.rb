@@ -74,7 +74,7 @@ class RailsTest < Minitest::Test
     events = @receiver.wait_for(2)
     assert_equal ["from rails", "boom"], events.map { |e| e["message"] }
     assert_equal [%w[rails req-9], %w[rails]], events.map { |e| e["tags"] } # the configured tags always
-    assert_equal "shopapp", events[0]["extra"]["logger_name"]
+    assert_equal "shop_app", events[0]["extra"]["logger_name"]
     assert_equal "RuntimeError", events[1]["extra"]["error_type"]
   end
 

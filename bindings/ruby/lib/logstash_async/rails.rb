@@ -4,6 +4,7 @@ require "logstash_async"
 require "active_support"
 require "active_support/logger"
 require "active_support/tagged_logging"
+require "active_support/core_ext/string/inflections"
 
 module LogstashAsync
   # Rails: a LogstashAsync::Logger wrapped in ActiveSupport::TaggedLogging,
@@ -30,7 +31,8 @@ module LogstashAsync
       initializer "logstash_async.logger", before: :initialize_logger do |app|
         settings = app.config.logstash_async
         if settings.options
-          progname = settings.progname || app.class.name.to_s.split("::").first.to_s.downcase
+          # Shop::Application -> "shop" (the application's module, underscored).
+          progname = settings.progname || app.class.name.to_s.split("::").first.to_s.underscore
           app.config.logger = LogstashAsync::Rails.logger(settings.options, progname: progname)
         end
       end
