@@ -55,7 +55,7 @@ module LogstashAsync
     end
 
     def local_level=(severity)
-      Thread.current[@level_key] = severity.nil? ? nil : Logger.severity(severity)
+      Thread.current[@level_key] = severity.nil? ? nil : Logger.parse_severity(severity)
     end
 
     # Runs the block with another threshold for the current fiber only.
@@ -179,12 +179,18 @@ module LogstashAsync
       "error" => ERROR, "fatal" => FATAL, "critical" => FATAL, "unknown" => UNKNOWN
     }.freeze
 
-    # An Integer severity from ::Logger's spellings (and Python's); nil and
-    # anything unknown are UNKNOWN (logged, like ::Logger does with nil).
-    def self.severity(value)
+    # An Integer severity from ::Logger's spellings (and Python's); raises
+    # ArgumentError for anything else (a setting: local_level=, log_at).
+    def self.parse_severity(value)
       return value if value.is_a?(Integer)
 
-      SEVERITIES.fetch(value.to_s.downcase, UNKNOWN)
+      SEVERITIES.fetch(value.to_s.downcase) { raise ArgumentError, "invalid log level: #{value}" }
+    end
+
+    # parse_severity for an entry: nil and anything unknown are UNKNOWN
+    # (logged, like ::Logger does with nil; never an error).
+    def self.severity(value)
+      parse_severity(value)
     rescue StandardError
       UNKNOWN
     end
