@@ -262,6 +262,33 @@ ResultCode logstash_async_set_extra(struct logstash_async_handle *h,
 ResultCode logstash_async_flush(struct logstash_async_handle *h, uint32_t timeout_ms);
 
 /**
+ * Writes to `*mark` a mark of everything accepted so far (events and
+ * set_extra calls), for `logstash_async_flush_to`. A caller that waits in
+ * slices (to stay cancellable) keeps one target this way, instead of each
+ * `logstash_async_flush` waiting also for what was emitted since.
+ *
+ * Returns LOGSTASH_ASYNC_OK, LOGSTASH_ASYNC_NULL_ARGUMENT (h or mark),
+ * LOGSTASH_ASYNC_FORKED. Never blocks. Thread-safety: safe from any thread.
+ *
+ * # Safety
+ * `h` is NULL or a live handle; `mark` is NULL or writable.
+ */
+ResultCode logstash_async_flush_mark(struct logstash_async_handle *h, uint64_t *mark);
+
+/**
+ * `logstash_async_flush` for what was accepted up to `mark` (from
+ * `logstash_async_flush_mark`): waits until all of it is delivered, or
+ * `timeout_ms` passed; events accepted after the mark are not waited for.
+ * Same results, blocking and thread-safety as `logstash_async_flush`.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+ResultCode logstash_async_flush_to(struct logstash_async_handle *h,
+                                   uint64_t mark,
+                                   uint32_t timeout_ms);
+
+/**
  * Delivers what it can within `timeout_ms`, closes the connection cleanly,
  * stops and joins the worker thread, and frees the handle. Events not
  * delivered by then stay in the database file (when `database_path` is a

@@ -15,6 +15,9 @@ have openssl || need+=(openssl)
 have syslog-ng || [ -x /usr/sbin/syslog-ng ] || need+=(syslog-ng-core) # /usr/sbin: not on a user PATH
 have ruby || need+=(ruby)
 ruby -e 'require "ffi"' >/dev/null 2>&1 || need+=(ruby-ffi)
+# The Ruby binding's Rails tests: real ActiveSupport::TaggedLogging and Rails (6.1 on bookworm).
+ruby -e 'require "active_support"' >/dev/null 2>&1 || need+=(ruby-activesupport)
+ruby -e 'require "rails"' >/dev/null 2>&1 || need+=(ruby-railties)
 have valgrind || need+=(valgrind)
 have go || [ -x /usr/local/go/bin/go ] || need+=(golang-go)
 have curl || need+=(curl)

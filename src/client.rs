@@ -203,12 +203,27 @@ impl Client {
     /// `Err(TIMEOUT)` if the timeout passes first; `Err(STORED_NOT_SENT)` when
     /// they are all safe in the database file but the transport is failing.
     pub fn flush(&self, timeout: Duration) -> Result<(), ResultCode> {
+        let mark = self.flush_mark()?;
+        self.flush_to(mark, timeout)
+    }
+
+    /// A mark of everything accepted so far (events and set_extra), for
+    /// `flush_to`: a caller that waits in slices keeps one target.
+    pub fn flush_mark(&self) -> Result<u64, ResultCode> {
+        self.check_fork()?;
+        Ok(self.shared.as_ref().map_or(0, |s| s.queue.accepted_seq()))
+    }
+
+    /// `flush` for what was accepted up to `mark` (from `flush_mark`); what
+    /// was accepted after it is not waited for.
+    pub fn flush_to(&self, mark: u64, timeout: Duration) -> Result<(), ResultCode> {
         self.check_fork()?;
         let Some(shared) = &self.shared else {
             return Ok(());
         };
         let deadline = Instant::now() + timeout;
-        let target = shared.queue.accepted_seq();
+        // A mark from the future (not from flush_mark) waits for no more than flush would.
+        let target = mark.min(shared.queue.accepted_seq());
         shared
             .handshake
             .wait_flushed(target, deadline, || shared.queue.wake())

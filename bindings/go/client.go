@@ -9,8 +9,6 @@ import (
 	"math"
 	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -21,6 +19,9 @@ const DefaultCloseTimeout = 5 * time.Second
 // flushSlice is the longest single flush call: Flush loops in slices so that
 // it notices a cancelled context and never holds up Close for long.
 const flushSlice = 250 * time.Millisecond
+
+// flushMarked, when set by a test, runs once Flush has taken its target.
+var flushMarked func()
 
 // finalizerTimeout bounds the shutdown a forgotten Client gets from the
 // finalizer (which runs on the runtime's single finalizer goroutine).
@@ -34,13 +35,11 @@ const finalizerTimeout = 100 // ms
 // (a finalizer closes a forgotten Client with a short timeout, as a safety net
 // only).
 type Client struct {
-	// mu guards h: calls hold it for reading, Close for writing, so the C
+	// gate counts the calls using h, so that Close can wait for them: the C
 	// shutdown never races another call on the handle.
-	mu sync.RWMutex
-	h  *C.logstash_async_handle
-	// closing is set first by Close, so that new calls fail at once instead
-	// of queueing behind Close's write lock.
-	closing atomic.Bool
+	gate gate
+	// h is set by New and cleared by Close once no call uses it.
+	h *C.logstash_async_handle
 	// extraPrefix is the configured extra_prefix ("" = top level); the slog
 	// handler nests attributes under it.
 	extraPrefix string
@@ -95,19 +94,18 @@ func extraPrefixOf(config []byte) string {
 	return p
 }
 
-// acquire returns the live handle with the read lock held, or nil (unlocked)
-// once Close has begun. Callers release with c.mu.RUnlock().
-func (c *Client) acquire() *C.logstash_async_handle {
-	if c.closing.Load() {
-		return nil
+// acquire returns the live handle and the gate's stripe to release, or nil
+// once Close has begun. Callers end the call with c.release(stripe).
+func (c *Client) acquire() (*C.logstash_async_handle, int) {
+	s := c.gate.enter()
+	if s < 0 {
+		return nil, s
 	}
-	c.mu.RLock()
-	if c.h == nil {
-		c.mu.RUnlock()
-		return nil
-	}
-	return c.h
+	return c.h, s
 }
+
+// release ends a call begun with acquire.
+func (c *Client) release(stripe int) { c.gate.leave(stripe) }
 
 // EmitJSON queues one event given as a JSON object. Its "message", "level"
 // and "@timestamp" become top-level Logstash fields; every other key goes
@@ -117,14 +115,14 @@ func (c *Client) EmitJSON(event []byte) error {
 	if len(event) == 0 {
 		return &Error{Op: "emit", Code: CodeInvalidJSON}
 	}
-	h := c.acquire()
+	h, stripe := c.acquire()
 	if h == nil {
 		return &Error{Op: "emit", Code: CodeShuttingDown}
 	}
 	// The Go memory is passed directly (no C copy): the library only reads it
 	// during the call, and a []byte holds no Go pointers, as cgo requires.
 	r := C.logstash_async_emit_json(h, (*C.char)(unsafe.Pointer(&event[0])), C.size_t(len(event)))
-	c.mu.RUnlock()
+	c.release(stripe)
 	runtime.KeepAlive(event)
 	runtime.KeepAlive(c)
 	return codeError("emit", r)
@@ -147,12 +145,12 @@ func (c *Client) Log(level, logger, msg string) error {
 	if lv == nil && level != "" || lg == nil && logger != "" || m == nil {
 		return &Error{Op: "log", Code: CodeInvalidArgument}
 	}
-	h := c.acquire()
+	h, stripe := c.acquire()
 	if h == nil {
 		return &Error{Op: "log", Code: CodeShuttingDown}
 	}
 	r := C.logstash_async_log(h, cPtr(lv), cPtr(lg), cPtr(m))
-	c.mu.RUnlock()
+	c.release(stripe)
 	runtime.KeepAlive(lv)
 	runtime.KeepAlive(lg)
 	runtime.KeepAlive(m)
@@ -178,12 +176,12 @@ func (c *Client) SetExtra(key string, value any) error {
 			return &Error{Op: "set_extra", Code: CodeInvalidJSON}
 		}
 	}
-	h := c.acquire()
+	h, stripe := c.acquire()
 	if h == nil {
 		return &Error{Op: "set_extra", Code: CodeShuttingDown}
 	}
 	r := C.logstash_async_set_extra(h, cPtr(k), cPtr(v))
-	c.mu.RUnlock()
+	c.release(stripe)
 	runtime.KeepAlive(k)
 	runtime.KeepAlive(v)
 	runtime.KeepAlive(c)
@@ -191,30 +189,52 @@ func (c *Client) SetExtra(key string, value any) error {
 }
 
 // Flush waits until every event accepted before the call is delivered, or
-// ctx is done. It returns nil (all delivered), an error matching
-// ErrStoredNotSent (all are safe in the database file but the receiver is
-// failing; they will be sent later), or one matching ErrTimeout that also
-// wraps ctx.Err(). Without a deadline it waits until delivery or cancellation.
+// ctx is done; events emitted meanwhile (by other goroutines) are not waited
+// for. It returns nil (all delivered), an error matching ErrStoredNotSent
+// (all are safe in the database file but the receiver is failing; they will
+// be sent later), or one matching ErrTimeout that also wraps ctx.Err().
+// Without a deadline it waits until delivery or cancellation.
 func (c *Client) Flush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return &Error{Op: "flush", Code: CodeTimeout, Err: err}
+	}
+	h, stripe := c.acquire()
+	if h == nil {
+		return &Error{Op: "flush", Code: CodeShuttingDown}
+	}
+	// The target: what was accepted until now. Every slice below waits for
+	// this same mark (a plain flush per slice would take a new target each
+	// time, and under load wait for events emitted after the call).
+	var mark C.uint64_t
+	r := C.logstash_async_flush_mark(h, &mark)
+	c.release(stripe)
+	if r != C.LOGSTASH_ASYNC_OK {
+		return codeError("flush", r)
+	}
+	if flushMarked != nil {
+		flushMarked()
+	}
 	for {
-		if err := ctx.Err(); err != nil {
-			return &Error{Op: "flush", Code: CodeTimeout, Err: err}
-		}
+		// Slices: the context is checked between them, and Close (which waits
+		// for calls in progress) is never held up for long.
 		slice := flushSlice
 		if deadline, ok := ctx.Deadline(); ok {
 			if left := time.Until(deadline); left < slice {
 				slice = left
 			}
 		}
-		h := c.acquire()
+		h, stripe := c.acquire()
 		if h == nil {
 			return &Error{Op: "flush", Code: CodeShuttingDown}
 		}
-		r := C.logstash_async_flush(h, C.uint32_t(millis(slice)))
-		c.mu.RUnlock()
+		r := C.logstash_async_flush_to(h, mark, C.uint32_t(millis(slice)))
+		c.release(stripe)
 		runtime.KeepAlive(c)
 		if r != C.LOGSTASH_ASYNC_TIMEOUT {
 			return codeError("flush", r)
+		}
+		if err := ctx.Err(); err != nil {
+			return &Error{Op: "flush", Code: CodeTimeout, Err: err}
 		}
 	}
 }
@@ -227,13 +247,11 @@ func (c *Client) Flush(ctx context.Context) error {
 // Close waits for calls in progress on other goroutines; afterwards every
 // call returns an error matching ErrClosed. Closing again returns nil.
 func (c *Client) Close(ctx context.Context) error {
-	if !c.closing.CompareAndSwap(false, true) {
+	if !c.gate.close() {
 		return nil
 	}
-	c.mu.Lock()
 	h := c.h
 	c.h = nil
-	c.mu.Unlock()
 	runtime.SetFinalizer(c, nil)
 	if h == nil {
 		return nil
@@ -247,9 +265,10 @@ func (c *Client) Close(ctx context.Context) error {
 }
 
 // finalize is the safety net for a Client that was never closed: a short
-// shutdown, so the finalizer goroutine is not held up for long.
+// shutdown, so the finalizer goroutine is not held up for long. An
+// unreachable Client has no call in progress.
 func (c *Client) finalize() {
-	if c.closing.CompareAndSwap(false, true) && c.h != nil {
+	if c.gate.closing.CompareAndSwap(false, true) && c.h != nil {
 		C.logstash_async_shutdown(c.h, finalizerTimeout)
 		c.h = nil
 	}
@@ -261,12 +280,12 @@ func (c *Client) Stats() (Stats, error) {
 	buf := make([]byte, 1024)
 	for attempt := 0; attempt < 4; attempt++ {
 		var need C.size_t
-		h := c.acquire()
+		h, stripe := c.acquire()
 		if h == nil {
 			return s, &Error{Op: "stats", Code: CodeShuttingDown}
 		}
 		r := C.logstash_async_stats_json(h, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)), &need)
-		c.mu.RUnlock()
+		c.release(stripe)
 		runtime.KeepAlive(c)
 		switch r {
 		case C.LOGSTASH_ASYNC_OK:

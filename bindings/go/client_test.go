@@ -235,7 +235,8 @@ func TestBadConfigurationReturnsTheLibrarysMessage(t *testing.T) {
 		want string
 	}{
 		{Config{Host: "127.0.0.1", Port: 70000}, "port: 70000 is out of range (1..=65535)"},
-		{Config{}, "host: must not be empty"},
+		{Config{}, "host: required (a host name or IP address) unless hosts is given"},
+		{Config{Host: "h", Formatter: "xml"}, `formatter: unknown formatter "xml" (expected "logstash" or "ecs")`},
 		{Config{Host: "h", Transport: "sctp"}, `transport: unknown transport "sctp" (expected "tcp", "udp", "beats" or "http")`},
 		{Config{Host: "h", CertFile: "/c.pem"}, "keyfile: required when certfile is given (a client certificate needs both)"},
 	}
@@ -332,4 +333,40 @@ func TestVersionAndCodes(t *testing.T) {
 	if !errors.Is(err, ErrQueueFull) || err.Error() != "logstash_async: emit: "+CodeQueueFull.String() {
 		t.Errorf("error: %v", err)
 	}
+}
+
+// Flush waits for the events emitted before it was called, not for those
+// emitted while it waits: here the receiver has the first event and is then
+// stopped, and an event emitted during the Flush can never be delivered.
+func TestFlushDoesNotWaitForLaterEvents(t *testing.T) {
+	r := startReceiver(t, false)
+	c := newClient(t, testConfig(r.port()))
+	if err := c.Log("INFO", "", "before the flush"); err != nil {
+		t.Fatal(err)
+	}
+	flushMarked = func() {
+		deadline := time.Now().Add(20 * time.Second)
+		for s, _ := c.Stats(); s.Sent < 1 && time.Now().Before(deadline); s, _ = c.Stats() {
+			time.Sleep(5 * time.Millisecond)
+		}
+		r.stop()
+		if err := c.Log("INFO", "", "during the flush"); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { flushMarked = nil }()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.Flush(ctx); err != nil {
+		t.Fatalf("Flush waited for an event emitted after it began: %v", err)
+	}
+	flushMarked = nil
+	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	if err := c.Flush(short); !errors.Is(err, ErrTimeout) {
+		t.Errorf("a second Flush (the later event is undeliverable): %v, want ErrTimeout", err)
+	}
+	closing, cancel3 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel3()
+	_ = c.Close(closing)
 }

@@ -1,28 +1,47 @@
 package logstashasync
 
-// Config holds the library's options, with python-logstash-async's names as
-// JSON keys. A field left at its zero value is omitted, so the library's
-// default applies; options whose zero value is meaningful and differs from
-// the default are pointers (use Bool, String and Float to set them).
+// Config holds the library's options (README, "Configuration"), one field per
+// option, with python-logstash-async's names as JSON keys. A field left at its
+// zero value is omitted, so the library's default applies; options whose zero
+// value is meaningful and differs from the default are pointers (set them
+// with Bool, String, Float and Int). Times are in seconds, as in Python.
 //
 // The library validates the options: New returns a *ConfigError carrying its
-// message when one is invalid. Times are in seconds, as in Python.
+// message when one is invalid. NewJSON takes any configuration object, for
+// options this Config does not know.
+//
+// Adding an option is one line: a field with the option's name as its JSON
+// tag, with omitempty (TestConfigCoversEveryOption compares the fields with
+// the README's tables of options).
 type Config struct {
-	Host      string `json:"host"`
-	Port      int    `json:"port,omitempty"`
-	Transport string `json:"transport,omitempty"` // "tcp" (default) or "udp"
+	Host      string   `json:"host,omitempty"`      // required unless Hosts is given
+	Port      int      `json:"port,omitempty"`      // default 5959 (5044 for beats)
+	Hosts     []string `json:"hosts,omitempty"`     // instead of Host/Port: "a:5044", "[::1]:5044", "b"
+	Transport string   `json:"transport,omitempty"` // "tcp" (default), "udp", "beats" or "http"
+	Formatter string   `json:"formatter,omitempty"` // "logstash" (default) or "ecs"
 
-	SSLEnable     bool     `json:"ssl_enable,omitempty"`
-	SSLVerify     *bool    `json:"ssl_verify,omitempty"` // default true
-	CACerts       string   `json:"ca_certs,omitempty"`
-	CertFile      string   `json:"certfile,omitempty"`
-	KeyFile       string   `json:"keyfile,omitempty"`
-	SSLServerName string   `json:"ssl_server_name,omitempty"`
-	DatabasePath  string   `json:"database_path,omitempty"` // default ":memory:"
-	Enable        *bool    `json:"enable,omitempty"`        // default true
-	MessageType   string   `json:"message_type,omitempty"`  // default "python-logstash"
-	Tags          []string `json:"tags,omitempty"`
-	FQDN          bool     `json:"fqdn,omitempty"`
+	Loadbalance      bool    `json:"loadbalance,omitempty"`       // with Hosts: spread batches over all healthy hosts
+	CompressionLevel *int    `json:"compression_level,omitempty"` // beats: zlib level, default 3; Int(0) = uncompressed
+	BeatsWindowSize  int     `json:"beats_window_size,omitempty"` // beats: default 256
+	BeatsAckTimeout  float64 `json:"beats_ack_timeout,omitempty"` // beats: seconds, default 30
+
+	Path             string `json:"path,omitempty"`               // http: default "/"
+	Username         string `json:"username,omitempty"`           // http: Basic authentication
+	Password         string `json:"password,omitempty"`           // http: Basic authentication
+	MaxContentLength int    `json:"max_content_length,omitempty"` // http: bytes per request, default 100 MiB
+
+	SSLEnable     bool   `json:"ssl_enable,omitempty"`
+	SSLVerify     *bool  `json:"ssl_verify,omitempty"` // default true
+	CACerts       string `json:"ca_certs,omitempty"`
+	CertFile      string `json:"certfile,omitempty"`
+	KeyFile       string `json:"keyfile,omitempty"`
+	SSLServerName string `json:"ssl_server_name,omitempty"`
+
+	DatabasePath string   `json:"database_path,omitempty"` // default ":memory:"
+	Enable       *bool    `json:"enable,omitempty"`        // default true
+	MessageType  string   `json:"message_type,omitempty"`  // default "python-logstash"
+	Tags         []string `json:"tags,omitempty"`
+	FQDN         bool     `json:"fqdn,omitempty"`
 	// ExtraPrefix is where extra fields go (default "extra"); String("") puts
 	// them at the top level of the event.
 	ExtraPrefix *string        `json:"extra_prefix,omitempty"`

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // HandlerOptions configure a Handler. The zero value logs Info and above
@@ -20,6 +21,16 @@ type HandlerOptions struct {
 	AddSource bool
 	// LoggerName, if set, is the logger_name extra field of every event.
 	LoggerName string
+	// ReplaceAttr, as in slog.HandlerOptions, rewrites or drops (by returning
+	// an Attr with an empty key) each attribute that is not a group, with the
+	// names of the groups that enclose it. The built-in attributes come first,
+	// with nil groups: slog.TimeKey (the record's time, skipped when zero),
+	// slog.LevelKey (a slog.Level), slog.MessageKey and, with AddSource,
+	// slog.SourceKey (a *slog.Source). Returned under their own key they fill
+	// "@timestamp", "level" (a slog.Level or a level name), "message" and
+	// func_name/path/line; returned under another key they become ordinary
+	// attributes.
+	ReplaceAttr func(groups []string, a slog.Attr) slog.Attr
 }
 
 // Handler is a slog.Handler that emits each record through a Client, in
@@ -43,6 +54,9 @@ type Handler struct {
 	// pending are the groups named by WithGroup after the last WithAttrs;
 	// they are written only if a record brings attributes.
 	pending []string
+	// groups are all the groups named by WithGroup (for ReplaceAttr); its
+	// length is its capacity, so appending always copies.
+	groups []string
 }
 
 // NewHandler returns a Handler that logs through c. opts may be nil.
@@ -72,8 +86,9 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	b := append(make([]byte, 0, len(h.pre)+64), h.pre...)
 	b = appendOpenGroups(b, h.pending)
 	start := len(b)
+	rep := h.replacer()
 	for _, a := range attrs {
-		b = appendAttr(b, a)
+		b = appendAttr(b, a, rep)
 	}
 	if len(b) == start {
 		return h // only empty attributes: the pending groups stay unwritten
@@ -92,7 +107,16 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 	}
 	h2 := *h
 	h2.pending = append(append(make([]string, 0, len(h.pending)+1), h.pending...), name)
+	h2.groups = append(h.groups[:len(h.groups):len(h.groups)], name)
 	return &h2
+}
+
+// replacer is ReplaceAttr with the handler's groups, or nil without it.
+func (h *Handler) replacer() *replacer {
+	if h.opts.ReplaceAttr == nil {
+		return nil
+	}
+	return &replacer{fn: h.opts.ReplaceAttr, groups: h.groups}
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
@@ -112,37 +136,44 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 
 // encode appends the event object for r to b.
 func (h *Handler) encode(b []byte, r slog.Record) []byte {
+	f := h.builtins(r)
 	b = append(b, '{')
 	// A zero time is left out: the library stamps the event when it is emitted.
-	if !r.Time.IsZero() {
-		b = append(b, `"@timestamp":"`...)
-		b = r.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
-		b = append(b, `",`...)
+	if !f.time.IsZero() {
+		b = appendKey(b, "@timestamp")
+		b = append(b, '"')
+		b = f.time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+		b = append(b, '"')
 	}
-	b = append(b, `"level":"`...)
-	b = append(b, levelName(r.Level)...)
-	b = append(b, `","message":`...)
-	b = appendString(b, r.Message)
+	if f.level != "" {
+		b = appendKey(b, "level")
+		b = appendString(b, f.level)
+	}
+	if f.hasMessage {
+		b = appendKey(b, "message")
+		b = appendString(b, f.message)
+	}
 
 	// The extra object, or the top level when the prefix is "".
 	prefix := h.client.extraPrefix
 	if prefix != "" {
-		b = append(b, ',')
-		b = appendString(b, prefix)
-		b = append(b, ':', '{')
+		b = appendKey(b, prefix)
+		b = append(b, '{')
 	}
 	if h.opts.LoggerName != "" {
 		b = appendKey(b, "logger_name")
 		b = appendString(b, h.opts.LoggerName)
 	}
-	if h.opts.AddSource && r.PC != 0 {
-		f, _ := runtime.CallersFrames([]uintptr{r.PC}).Next()
+	if f.hasSource {
 		b = appendKey(b, "func_name")
-		b = appendString(b, f.Function)
+		b = appendString(b, f.source.Function)
 		b = appendKey(b, "path")
-		b = appendString(b, f.File)
+		b = appendString(b, f.source.File)
 		b = appendKey(b, "line")
-		b = strconv.AppendInt(b, int64(f.Line), 10)
+		b = strconv.AppendInt(b, int64(f.source.Line), 10)
+	}
+	for _, a := range f.renamed {
+		b = appendAttr(b, a, nil)
 	}
 	if len(h.pre) > 0 {
 		b = appendSeparator(b)
@@ -152,8 +183,9 @@ func (h *Handler) encode(b []byte, r slog.Record) []byte {
 		mark := len(b)
 		b = appendOpenGroups(b, h.pending)
 		start := len(b)
+		rep := h.replacer()
 		r.Attrs(func(a slog.Attr) bool {
-			b = appendAttr(b, a)
+			b = appendAttr(b, a, rep)
 			return true
 		})
 		if len(b) == start {
@@ -167,6 +199,77 @@ func (h *Handler) encode(b []byte, r slog.Record) []byte {
 		b = append(b, '}')
 	}
 	return append(b, '}')
+}
+
+// builtinFields are a record's time, level, message and source, after
+// ReplaceAttr; renamed holds those it moved to another key.
+type builtinFields struct {
+	time       time.Time
+	level      string
+	message    string
+	hasMessage bool
+	source     slog.Source
+	hasSource  bool
+	renamed    []slog.Attr
+}
+
+func (h *Handler) builtins(r slog.Record) builtinFields {
+	f := builtinFields{time: r.Time, level: levelName(r.Level), message: r.Message, hasMessage: true}
+	if h.opts.AddSource && r.PC != 0 {
+		fr, _ := runtime.CallersFrames([]uintptr{r.PC}).Next()
+		f.source = slog.Source{Function: fr.Function, File: fr.File, Line: fr.Line}
+		f.hasSource = true
+	}
+	replace := h.opts.ReplaceAttr
+	if replace == nil {
+		return f
+	}
+	if !r.Time.IsZero() {
+		f.time = time.Time{}
+		a := replace(nil, slog.Time(slog.TimeKey, r.Time))
+		if a.Key == slog.TimeKey && a.Value.Kind() == slog.KindTime {
+			f.time = a.Value.Time()
+		} else {
+			f.rename(a)
+		}
+	}
+	a := replace(nil, slog.Any(slog.LevelKey, r.Level))
+	f.level = ""
+	if a.Key == slog.LevelKey {
+		if l, ok := a.Value.Any().(slog.Level); ok {
+			f.level = levelName(l)
+		} else {
+			f.level = a.Value.String()
+		}
+	} else {
+		f.rename(a)
+	}
+	a = replace(nil, slog.String(slog.MessageKey, r.Message))
+	f.message, f.hasMessage = "", false
+	if a.Key == slog.MessageKey {
+		f.message, f.hasMessage = a.Value.String(), true
+	} else {
+		f.rename(a)
+	}
+	if f.hasSource {
+		src := f.source
+		a = replace(nil, slog.Any(slog.SourceKey, &src))
+		f.hasSource = false
+		if s, ok := a.Value.Any().(*slog.Source); ok && s != nil && a.Key == slog.SourceKey {
+			f.source, f.hasSource = *s, true
+		} else {
+			f.rename(a)
+		}
+	}
+	return f
+}
+
+// rename keeps a built-in attribute ReplaceAttr gave another key (dropped
+// when it gave none).
+func (f *builtinFields) rename(a slog.Attr) {
+	if a.Key != "" {
+		f.renamed = append(f.renamed, a)
+	}
 }
 
 // levelName maps a slog level to Python's level names.

@@ -32,11 +32,23 @@ func appendKey(b []byte, key string) []byte {
 	return append(b, ':')
 }
 
+// replacer applies HandlerOptions.ReplaceAttr to the attributes of one
+// event, knowing the groups that enclose each (nil: nothing to replace).
+type replacer struct {
+	fn     func(groups []string, a slog.Attr) slog.Attr
+	groups []string
+}
+
 // appendAttr writes "key":value, nothing for an empty attribute or an empty
-// group, and a group with an empty key inline.
-func appendAttr(b []byte, a slog.Attr) []byte {
+// group, and a group with an empty key inline. With a replacer, every
+// attribute that is not a group goes through ReplaceAttr first.
+func appendAttr(b []byte, a slog.Attr, r *replacer) []byte {
 	a.Value = a.Value.Resolve()
-	if a.Equal(slog.Attr{}) {
+	if r != nil && a.Value.Kind() != slog.KindGroup {
+		a = r.fn(r.groups, a)
+		a.Value = a.Value.Resolve()
+	}
+	if isEmpty(a) {
 		return b
 	}
 	if a.Value.Kind() == slog.KindGroup {
@@ -46,16 +58,22 @@ func appendAttr(b []byte, a slog.Attr) []byte {
 		}
 		if a.Key == "" {
 			for _, ga := range attrs {
-				b = appendAttr(b, ga)
+				b = appendAttr(b, ga, r)
 			}
 			return b
+		}
+		if r != nil {
+			// A full slice expression: appending never writes into an array
+			// another goroutine's replacer may be reading.
+			r.groups = append(r.groups[:len(r.groups):len(r.groups)], a.Key)
+			defer func() { r.groups = r.groups[:len(r.groups)-1] }()
 		}
 		mark := len(b)
 		b = appendKey(b, a.Key)
 		b = append(b, '{')
 		start := len(b)
 		for _, ga := range attrs {
-			b = appendAttr(b, ga)
+			b = appendAttr(b, ga, r)
 		}
 		if len(b) == start {
 			return b[:mark]
@@ -64,6 +82,12 @@ func appendAttr(b []byte, a slog.Attr) []byte {
 	}
 	b = appendKey(b, a.Key)
 	return appendValue(b, a.Value)
+}
+
+// isEmpty is slog's "ignore an Attr whose key and value are both zero"
+// (without Attr.Equal, which panics on values of uncomparable types).
+func isEmpty(a slog.Attr) bool {
+	return a.Key == "" && a.Value.Kind() == slog.KindAny && a.Value.Any() == nil
 }
 
 func appendValue(b []byte, v slog.Value) []byte {

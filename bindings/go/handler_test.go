@@ -5,6 +5,7 @@ package logstashasync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -201,4 +202,82 @@ func (h *timeRecorder) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h *timeRecorder) WithGroup(name string) slog.Handler {
 	return &timeRecorder{h.Handler.WithGroup(name), h.times}
+}
+
+// ReplaceAttr sees every attribute with its groups (WithGroup, Group
+// values, WithAttrs) and the built-ins; it rewrites, renames and drops them.
+func TestHandlerReplaceAttr(t *testing.T) {
+	r := startReceiver(t, false)
+	c := newClient(t, testConfig(r.port()))
+	type seen struct {
+		groups string
+		key    string
+	}
+	var mu sync.Mutex
+	var calls []seen
+	replace := func(groups []string, a slog.Attr) slog.Attr {
+		mu.Lock()
+		calls = append(calls, seen{strings.Join(groups, "."), a.Key})
+		mu.Unlock()
+		switch {
+		case a.Key == "password":
+			return slog.Attr{} // dropped
+		case a.Key == "user" && len(groups) > 0:
+			return slog.String("user", "<redacted>")
+		case a.Key == slog.MessageKey:
+			return slog.String(slog.MessageKey, "msg: "+a.Value.String())
+		case a.Key == slog.LevelKey:
+			return slog.String(slog.LevelKey, "NOTICE") // a level name as a string
+		case a.Key == slog.SourceKey:
+			return slog.Attr{}
+		case a.Key == slog.TimeKey:
+			return slog.Time("at", time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)) // renamed: an ordinary attribute
+		}
+		return a
+	}
+	h := NewHandler(c, &HandlerOptions{AddSource: true, ReplaceAttr: replace})
+	logger := slog.New(h).With("password", "hunter2", "app", "shop").WithGroup("req")
+	logger.Info("login", "user", "ada", slog.Group("auth", "password", "x", "method", "otp"))
+	flush(t, c)
+
+	e := r.events(t, 1)[0]
+	x := extra(t, e)
+	req, _ := x["req"].(map[string]any)
+	auth, _ := req["auth"].(map[string]any)
+	if e["message"] != "msg: login" || e["level"] != "NOTICE" || x["at"] != "2024-01-02T03:04:05Z" ||
+		x["password"] != nil || x["app"] != "shop" || req["user"] != "<redacted>" ||
+		auth["password"] != nil || auth["method"] != "otp" || x["func_name"] != nil {
+		t.Errorf("event: %v", e)
+	}
+	if !timestampLayout.MatchString(e["@timestamp"].(string)) {
+		t.Errorf("@timestamp (stamped by the library when time is renamed): %v", e["@timestamp"])
+	}
+	want := []seen{{"", "password"}, {"", "app"}, {"", slog.TimeKey}, {"", slog.LevelKey},
+		{"", slog.MessageKey}, {"", slog.SourceKey}, {"req", "user"}, {"req.auth", "password"}, {"req.auth", "method"}}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Errorf("ReplaceAttr calls:\n got %v\nwant %v", calls, want)
+	}
+}
+
+// slogtest passes with a ReplaceAttr that changes nothing.
+func TestSlogtestWithReplaceAttr(t *testing.T) {
+	r := startReceiver(t, false)
+	c := newClient(t, testConfig(r.port()))
+	identity := func(_ []string, a slog.Attr) slog.Attr { return a }
+	rec := &timeRecorder{Handler: NewHandler(c, &HandlerOptions{AddSource: true, ReplaceAttr: identity}), times: &recordTimes{}}
+	err := slogtest.TestHandler(rec, func() []map[string]any {
+		flush(t, c)
+		times := rec.times.all()
+		evs := r.events(t, len(times))
+		out := make([]map[string]any, len(evs))
+		for i, e := range evs {
+			out[i] = slogLayout(t, e, times[i])
+		}
+		return out
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -238,6 +238,54 @@ pub unsafe extern "C" fn logstash_async_flush(
     })
 }
 
+/// Writes to `*mark` a mark of everything accepted so far (events and
+/// set_extra calls), for `logstash_async_flush_to`. A caller that waits in
+/// slices (to stay cancellable) keeps one target this way, instead of each
+/// `logstash_async_flush` waiting also for what was emitted since.
+///
+/// Returns LOGSTASH_ASYNC_OK, LOGSTASH_ASYNC_NULL_ARGUMENT (h or mark),
+/// LOGSTASH_ASYNC_FORKED. Never blocks. Thread-safety: safe from any thread.
+///
+/// # Safety
+/// `h` is NULL or a live handle; `mark` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn logstash_async_flush_mark(
+    h: *mut logstash_async_handle,
+    mark: *mut u64,
+) -> ResultCode {
+    guard(|| {
+        if mark.is_null() {
+            return ResultCode::LOGSTASH_ASYNC_NULL_ARGUMENT;
+        }
+        match handle(h).and_then(Client::flush_mark) {
+            Ok(m) => {
+                *mark = m;
+                ResultCode::LOGSTASH_ASYNC_OK
+            }
+            Err(e) => e,
+        }
+    })
+}
+
+/// `logstash_async_flush` for what was accepted up to `mark` (from
+/// `logstash_async_flush_mark`): waits until all of it is delivered, or
+/// `timeout_ms` passed; events accepted after the mark are not waited for.
+/// Same results, blocking and thread-safety as `logstash_async_flush`.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn logstash_async_flush_to(
+    h: *mut logstash_async_handle,
+    mark: u64,
+    timeout_ms: u32,
+) -> ResultCode {
+    guard(|| match handle(h) {
+        Ok(client) => code(client.flush_to(mark, Duration::from_millis(u64::from(timeout_ms)))),
+        Err(e) => e,
+    })
+}
+
 /// Delivers what it can within `timeout_ms`, closes the connection cleanly,
 /// stops and joins the worker thread, and frees the handle. Events not
 /// delivered by then stay in the database file (when `database_path` is a

@@ -132,6 +132,67 @@ class ClientTest < Minitest::Test
     assert_equal false, c.close(timeout: 0.1)
   end
 
+  # Holds SQLite's WAL write lock (byte 120 of the -shm file, a POSIX lock)
+  # from another process, as a backup tool might: the library's worker then
+  # waits in SQLite's busy handler and the queue fills up. Yields, then
+  # releases the lock.
+  def holding_the_database_write_lock(path)
+    ready_r, ready_w = IO.pipe
+    done_r, done_w = IO.pipe
+    pid = fork do
+      ready_r.close
+      done_w.close
+      shm = File.open("#{path}-shm", File::RDWR)
+      flock = [Fcntl::F_WRLCK, IO::SEEK_SET, 120, 1, 0].pack("s!s!x4q!q!i!x4")
+      shm.fcntl(Fcntl::F_SETLK, flock)
+      ready_w.write("1")
+      done_r.read(1) # until the parent is done
+      exit!(0)
+    end
+    ready_w.close
+    done_r.close
+    assert_equal "1", ready_r.read(1), "the lock holder failed"
+    yield
+  ensure
+    done_w&.close
+    Process.wait(pid) if pid
+  end
+
+  # overflow_policy "block": with the worker stalled, an emit waits
+  # block_timeout_ms for room without holding the GVL (another thread ticks).
+  def test_blocking_emit_releases_the_gvl
+    require "fcntl"
+    Dir.mktmpdir do |dir|
+      db = File.join(dir, "buffer.db")
+      c = client(database_path: db, overflow_policy: "block", block_timeout_ms: 1000, max_queue_events: 4)
+      c.emit(message: "first") # creates the database and its -shm file
+      assert c.flush(timeout: 10)
+      holding_the_database_write_lock(db) do
+        ticks = 0
+        ticker = Thread.new { loop { ticks += 1; sleep 0.001 } }
+        slow = nil
+        20.times do
+          before = ticks
+          started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+          begin
+            c.emit(message: "while the database is locked")
+          rescue LogstashAsync::QueueFullError
+            nil # waited block_timeout_ms for room, then refused
+          end
+          took = Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
+          if took >= 0.5
+            slow = [took, ticks - before]
+            break
+          end
+        end
+        ticker.kill.join
+        refute_nil slow, "no emit waited for room"
+        assert_operator slow[1], :>=, 50, "the other thread ran #{slow[1]} times during a #{slow[0].round(2)} s emit"
+      end
+      c.close(timeout: 10)
+    end
+  end
+
   def test_stats
     c = client
     3.times { |i| c.emit(message: i.to_s) }

@@ -81,13 +81,13 @@ class ForkTest < Minitest::Test
     log.info("parent-before")
     in_child do
       log.warn("from the child")
-      log.flush(timeout: 10)
+      log.deliver(timeout: 10)
       # The inherited handle is the parent's: closing in the child frees only
       # the child's own handle and leaves the parent's alone.
       log.client.close(timeout: 10)
     end
     log.info("parent-after")
-    log.flush(timeout: 10)
+    log.deliver(timeout: 10)
     events = messages_once(["parent-before", "from the child", "parent-after"])
     child_event = events.find { |e| e["message"] == "from the child" }
     assert_equal "WARNING", child_event["level"]

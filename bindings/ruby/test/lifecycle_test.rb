@@ -36,7 +36,6 @@ class LifecycleTest < Minitest::Test
   end
 
   def test_at_exit_closes_forgotten_clients_so_their_events_arrive
-    lib = File.expand_path("../lib", __dir__)
     script = <<~RUBY
       require "logstash_async"
       c = LogstashAsync::Client.new(host: "127.0.0.1", port: #{@receiver.port},
@@ -44,17 +43,8 @@ class LifecycleTest < Minitest::Test
       3.times { |i| c.emit(message: "at-exit-\#{i}") }
       LogstashAsync::Logger.new(c, progname: "script").info("logger at exit")
     RUBY
-    assert system(RbConfig.ruby, "-I", lib, "-e", script), "the script exits cleanly"
+    assert system(RbConfig.ruby, *ruby_load_args, "-e", script), "the script exits cleanly"
     events = @receiver.wait_for(4, timeout: 20)
     assert_equal ["at-exit-0", "at-exit-1", "at-exit-2", "logger at exit"], events.map { |e| e["message"] }
-  end
-
-  def test_library_loading_prefers_the_env_override
-    assert_equal [ENV["LOGSTASH_ASYNC_LIB"]], LogstashAsync::Native.library_candidates if ENV["LOGSTASH_ASYNC_LIB"]
-    saved = ENV.delete("LOGSTASH_ASYNC_LIB")
-    assert_equal ["liblogstash_async.so.#{LogstashAsync::ABI_VERSION}", "liblogstash_async.so"],
-                 LogstashAsync::Native.library_candidates
-  ensure
-    ENV["LOGSTASH_ASYNC_LIB"] = saved if saved
   end
 end

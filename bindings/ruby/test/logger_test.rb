@@ -10,7 +10,7 @@ class LoggerTest < Minitest::Test
   end
 
   def delivered(log, count)
-    log.flush(timeout: 10)
+    assert log.deliver(timeout: 10)
     @receiver.wait_for(count)
   end
 
@@ -60,16 +60,32 @@ class LoggerTest < Minitest::Test
     assert_equal "WARNING", second["level"]
   end
 
-  def test_exception_message_carries_the_stack_trace
+  def test_exception_gives_error_type_message_and_stack_trace
     log = logger
     begin
-      raise ArgumentError, "boom"
+      begin
+        raise KeyError, "inner"
+      rescue KeyError
+        raise ArgumentError, "boom"
+      end
     rescue ArgumentError => e
       log.error(e)
+      log.error(message: "checkout failed", exception: e, order: 7)
     end
-    event = delivered(log, 1).first
-    assert_equal "boom (ArgumentError)", event["message"]
-    assert_includes event["extra"]["stack_trace"], "logger_test.rb"
+    log.warn(RuntimeError.new("never raised"))
+    first, second, third = delivered(log, 3)
+    assert_equal "boom", first["message"]
+    assert_equal "ArgumentError", first["extra"]["error_type"]
+    trace = first["extra"]["stack_trace"]
+    assert_match(/logger_test\.rb:\d+:in .*boom \(ArgumentError\)/, trace)
+    assert_includes trace, "inner (KeyError)", "the cause is part of the trace"
+    assert_equal "checkout failed", second["message"]
+    assert_equal "ArgumentError", second["extra"]["error_type"]
+    assert_equal 7, second["extra"]["order"]
+    refute second["extra"].key?("exception")
+    assert_equal "never raised", third["message"]
+    assert_equal "RuntimeError", third["extra"]["error_type"]
+    refute third["extra"].key?("stack_trace"), "no backtrace: no stack_trace"
   end
 
   def test_with_fields_nests_and_stays_in_its_thread
@@ -145,7 +161,7 @@ class LoggerTest < Minitest::Test
   end
 
   def test_logging_after_close_warns_once_and_does_not_raise
-    log = LogstashAsync::Logger.new(host: "127.0.0.1", port: @receiver.port, stderr_errors: false)
+    log = LogstashAsync::Logger.new({ host: "127.0.0.1", port: @receiver.port, stderr_errors: false })
     log.info("before")
     log.close
     assert log.client.closed?, "a logger closes the client it created"
@@ -163,5 +179,31 @@ class LoggerTest < Minitest::Test
     log = LogstashAsync::Logger.new(c)
     log.close
     refute c.closed?
+  end
+
+  # Options of the library and of ::Logger never mix: the library's
+  # formatter "ecs" works, and a misplaced option is refused at once.
+  def test_library_formatter_option_is_not_the_logger_formatter
+    log = LogstashAsync::Logger.new({ host: "127.0.0.1", port: @receiver.port, formatter: "ecs",
+                                      stderr_errors: false }, progname: "shop", level: :info)
+    log.info("ecs event")
+    log.debug("below the level")
+    event = delivered(log, 1).first
+    assert_equal "INFO", event["log"]["level"]
+    assert_equal "shop", event["log"]["logger"]
+    log.close
+    error = assert_raises(ArgumentError) { LogstashAsync::Logger.new({ host: "h" }, formatter: "ecs") }
+    assert_match(/options Hash/, error.message)
+    error = assert_raises(ArgumentError) { LogstashAsync::Logger.new(host: "h", port: 1) }
+    assert_match(/unknown keywords: host, port .*first argument/, error.message)
+  end
+
+  def test_flush_never_waits_and_deliver_reports
+    log = LogstashAsync::Logger.new(client(port: 9)) # nothing listens there
+    log.info("undeliverable")
+    started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    assert_same log, log.flush
+    assert_operator Process.clock_gettime(Process::CLOCK_MONOTONIC) - started, :<, 1
+    assert_equal false, log.deliver(timeout: 0.2)
   end
 end

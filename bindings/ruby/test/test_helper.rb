@@ -1,7 +1,18 @@
 # frozen_string_literal: true
 
-$LOAD_PATH.unshift File.expand_path("../lib", __dir__)
+# LOGSTASH_ASYNC_TEST_INSTALLED=1: test the installed gem (40-ruby.sh does,
+# from a clean GEM_HOME); otherwise the lib/ of this tree.
+if ENV["LOGSTASH_ASYNC_TEST_INSTALLED"]
+  gem "logstash_async"
+else
+  $LOAD_PATH.unshift File.expand_path("../lib", __dir__)
+end
 require "minitest/autorun"
+
+# Arguments for a child `ruby` that loads the same logstash_async as this process.
+def ruby_load_args
+  ENV["LOGSTASH_ASYNC_TEST_INSTALLED"] ? [] : ["-I", File.expand_path("../lib", __dir__)]
+end
 require "socket"
 require "json"
 require "tmpdir"
@@ -93,7 +104,7 @@ module ReceiverTest
   # A client for this test's receiver, closed at teardown. Batches are sent
   # as soon as flush asks (the default 10 s interval would only slow tests).
   def client(**options)
-    c = LogstashAsync::Client.new(host: "127.0.0.1", port: @receiver.port, stderr_errors: false, **options)
+    c = LogstashAsync::Client.new(**{ host: "127.0.0.1", port: @receiver.port, stderr_errors: false }.merge(options))
     @clients << c
     c
   end

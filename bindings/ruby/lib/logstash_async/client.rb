@@ -18,12 +18,17 @@ module LogstashAsync
 
     # `options` are the library's configuration options (README,
     # "Configuration"), e.g. transport: "udp", database_path: "/var/lib/app/ls.db",
-    # extra: {app: "shop"}. Raises ConfigError with the library's message when
-    # one is unknown or invalid.
-    def initialize(host:, port: 5959, **options)
-      @config = { "host" => host, "port" => port }
+    # extra: {app: "shop"}, hosts: ["a:5044", "b:5044"]. Raises ConfigError
+    # with the library's message when one is unknown or invalid.
+    def initialize(host: nil, port: nil, **options)
+      @config = {}
+      @config["host"] = host unless host.nil?
+      @config["port"] = port unless port.nil?
       options.each { |key, value| @config[key.to_s] = value }
       @config_json = encode_config(@config)
+      # With overflow_policy "block" an emit may wait for room: it then runs
+      # without the GVL (and without the client's lock).
+      @blocking = @config["overflow_policy"].to_s == "block"
       @lock = Mutex.new
       @idle = ConditionVariable.new
       @blocking_calls = 0
@@ -36,20 +41,32 @@ module LogstashAsync
       Lifecycle.register(self)
     end
 
+    # The configured `tags` option (Strings), which Logger merges with
+    # Rails' TaggedLogging tags.
+    def tags
+      Array(@config["tags"]).map(&:to_s)
+    end
+
     # Emits one event: a Hash with any keys ("message", "level" and
     # "@timestamp" are top-level fields of the Logstash event, the others go
     # under the extra prefix). Raises QueueFullError, EventTooLargeError,
     # InvalidJsonError (a value JSON cannot encode) or ClosedError.
     def emit(event)
       emit_json(JSON.generate(event))
-    rescue JSON::GeneratorError => e
+    rescue JSON::GeneratorError, JSON::NestingError, Encoding::UndefinedConversionError => e
       raise InvalidJsonError.new("event cannot be encoded as JSON: #{e.message}", code: 3)
     end
 
     # Emits an event already encoded as a JSON object (a String).
     def emit_json(json)
       json = json.to_str
-      locked { Native.check!(Native.logstash_async_emit_json(live_handle, json, json.bytesize)) }
+      code = if @blocking
+               buf, = Native.c_strings(json)
+               unlocked_call { |h| Native.logstash_async_emit_json_blocking(h, buf, json.bytesize) }
+             else
+               locked { Native.logstash_async_emit_json(live_handle, json, json.bytesize) }
+             end
+      Native.check!(code)
       self
     end
 
@@ -59,14 +76,27 @@ module LogstashAsync
       level = LogstashAsync.level_name(level)
       logger_name = logger_name&.to_s
       message = message.to_s
-      if [level, logger_name, message].any? { |s| s&.include?("\0") }
+      if level.include?("\0") || logger_name&.include?("\0") || message.include?("\0")
         # C strings cannot hold NUL bytes; JSON can.
         event = { "level" => level, "message" => message }
         event["logger_name"] = logger_name if logger_name
         return emit(event)
       end
-      locked { Native.check!(Native.logstash_async_log(live_handle, level, logger_name, message)) }
+      log_plain(level, logger_name, message)
       self
+    end
+
+    # #log for text known to be valid: a Python level name, a logger name (or
+    # nil) and a message, UTF-8 without NUL bytes (Logger checks; it saves
+    # the normalising of #log on every entry).
+    def log_plain(level, logger_name, message) # :nodoc:
+      code = if @blocking
+               args = Native.c_strings(level, logger_name, message)
+               unlocked_call { |h| Native.logstash_async_log_blocking(h, *args) }
+             else
+               locked { Native.logstash_async_log(live_handle, level, logger_name, message) }
+             end
+      Native.check!(code)
     end
 
     # Adds an extra field to every event emitted after this call; a nil value
@@ -86,20 +116,7 @@ module LogstashAsync
     # they are all safe in the database file but the receiver is failing.
     # Other threads keep running meanwhile (the GVL is released).
     def flush(timeout: DEFAULT_TIMEOUT)
-      handle = locked do
-        h = live_handle
-        @blocking_calls += 1
-        h
-      end
-      begin
-        code = Native.logstash_async_flush(handle, milliseconds(timeout))
-      ensure
-        locked do
-          @blocking_calls -= 1
-          @idle.broadcast if @blocking_calls.zero?
-        end
-      end
-      Native.check!(code)
+      Native.check!(unlocked_call { |h| Native.logstash_async_flush(h, milliseconds(timeout)) })
       true
     end
 
@@ -180,6 +197,25 @@ module LogstashAsync
       raise unless e.message.include?("trap context")
 
       yield
+    end
+
+    # Runs a call that may wait (a flush, a blocking emit) with the handle but
+    # without the lock, so that other threads keep using the client; close
+    # waits for it to end (the library forbids shutdown racing another call).
+    def unlocked_call
+      handle = locked do
+        h = live_handle
+        @blocking_calls += 1
+        h
+      end
+      begin
+        yield handle
+      ensure
+        locked do
+          @blocking_calls -= 1
+          @idle.broadcast if @blocking_calls.zero?
+        end
+      end
     end
 
     # The handle to use (caller holds the lock): opens a fresh one first when

@@ -5,42 +5,43 @@ require "logger"
 module LogstashAsync
   # A drop-in ::Logger that ships every entry to Logstash through a Client.
   #
-  #   logger = LogstashAsync::Logger.new(host: "logstash", progname: "shop")
+  #   logger = LogstashAsync::Logger.new({ host: "logstash", formatter: "ecs" }, progname: "shop")
   #   logger.info("started")                        # message "started", level "INFO"
   #   logger.warn(order_id: 7, message: "slow")      # a Hash: its keys become fields
+  #   logger.error(exception)                        # message, error_type, stack_trace
   #   logger.with_fields(request_id: "r-1") { logger.error("boom") }
   #
-  # Event fields: "message", "level" (Python's names: DEBUG, INFO, WARNING,
-  # ERROR, CRITICAL; ::Logger::UNKNOWN is sent as "UNKNOWN"), "logger_name"
-  # (the progname, omitted when nil), the fields of with_fields and of a Hash
-  # message, and "stack_trace" for an Exception message.
+  # The first argument is a Client or a Hash of the library's options; the
+  # keywords are ::Logger's. The two never mix, so a library option named like
+  # a ::Logger one (formatter: "ecs") cannot be taken for it.
   #
-  # Logging never raises for delivery problems (a full queue, a closed
-  # client): like ::Logger with a broken device, it warns once per kind on
-  # stderr and carries on; the client's stats count what was dropped.
+  # Logging never raises into the application: an entry that cannot be sent
+  # (a closed client, a full queue, a failed reopen after fork) is counted in
+  # #dropped and reported once per kind on stderr; an object that cannot be
+  # encoded as it is (a cycle, deep nesting, invalid bytes, a #to_s that
+  # raises, a BasicObject) is sent as a best-effort string (SafeJSON).
   class Logger < ::Logger
     attr_reader :client
 
-    # Either give a Client (shared, not closed by #close unless close_client:
-    # true) or the Client's keyword options (host:, port:, ...), in which case
-    # the logger owns the client it creates.
-    def initialize(client = nil, level: DEBUG, progname: nil, formatter: nil,
-                   datetime_format: nil, close_client: nil, **client_options)
-      super(nil, level: level, progname: progname, formatter: formatter,
-                 datetime_format: datetime_format)
-      if client
-        raise ArgumentError, "give a Client or its options, not both" unless client_options.empty?
-
-        @client = client
-      else
-        @client = Client.new(**client_options)
+    # `client_or_options`: a Client (shared: #close leaves it open unless
+    # close_client: true) or a Hash of the Client's options (host:, port:,
+    # formatter: "ecs", ...: the logger owns that client).
+    def initialize(client_or_options = nil, level: DEBUG, progname: nil, formatter: nil,
+                   datetime_format: nil, close_client: nil, **misplaced)
+      reject_misplaced(misplaced)
+      unless formatter.nil? || formatter.respond_to?(:call)
+        raise ArgumentError, "formatter: a ::Logger formatter responds to #call; the library's " \
+                             "formatter option (\"ecs\") goes in the options Hash"
       end
-      @close_client = close_client.nil? ? client.nil? : close_client
+      super(nil, level: level, progname: progname, formatter: formatter, datetime_format: datetime_format)
+      @client = open_client(client_or_options)
+      @close_client = close_client.nil? ? !client_or_options.is_a?(Client) : close_client
       @static_fields = {}.freeze
       # Fiber-local state (Thread#[] is per fiber), one slot per logger.
       @fields_key = :"__logstash_async_fields_#{object_id}"
       @level_key = :"__logstash_async_level_#{object_id}"
-      @warned = {}
+      @drops = Hash.new(0)
+      @drops_lock = Mutex.new
     end
 
     # The threshold in effect for the current fiber (see #silence, #log_at).
@@ -54,7 +55,7 @@ module LogstashAsync
     end
 
     def local_level=(severity)
-      Thread.current[@level_key] = severity.nil? ? nil : Logger.severity(severity)
+      Thread.current[@level_key] = severity.nil? ? nil : Logger.parse_severity(severity)
     end
 
     # Runs the block with another threshold for the current fiber only.
@@ -98,14 +99,24 @@ module LogstashAsync
       scoped ? @static_fields.merge(scoped) : @static_fields
     end
 
+    # Rails' TaggedLogging tags in effect (its formatter keeps them), which
+    # go to the event's tags field after the configured tags.
+    def current_tags
+      tags = @formatter.respond_to?(:current_tags) ? Entry.safe { @formatter.current_tags } : nil
+      return [] if tags.nil? || tags.empty?
+
+      @client.tags + tags.map { |t| SafeJSON.string_of(t) }
+    end
+
     def add(severity, message = nil, progname = nil)
-      severity ||= UNKNOWN
+      severity = Logger.severity(severity)
       return true if severity < level
 
-      progname = @progname if progname.nil?
-      if message.nil?
+      # (NilClass ===, not #nil?: a BasicObject has no methods to call.)
+      progname = @progname if NilClass === progname
+      if NilClass === message
         if block_given?
-          message = yield
+          message = Entry.safe { yield } || "(the log message block raised or returned nil)"
         else
           message = progname
           progname = @progname
@@ -113,24 +124,49 @@ module LogstashAsync
       end
       ship(severity, message, progname)
       true
+    rescue StandardError, SystemStackError => e
+      drop("internal", e)
+      true
     end
     alias log add
 
     # Raw text (Rack::CommonLogger and friends): sent as an INFO event.
     def <<(msg)
-      ship(INFO, msg.to_s.chomp, @progname, raw: true)
+      ship(INFO, SafeJSON.string_of(msg).chomp, @progname, raw: true)
       self
+    rescue StandardError, SystemStackError => e
+      drop("internal", e)
+      self
+    end
+
+    # Entries this logger could not hand to the library, by reason
+    # ("closed", "queue_full", "too_large", "reopen_failed", ...). The
+    # library's stats count its own drops too (client.stats).
+    def dropped
+      @drops_lock.synchronize { @drops.dup }
+    end
+
+    # Nothing: Rails calls flush after every request (for buffered loggers,
+    # and ActiveSupport::TaggedLogging#flush clears its tags then calls it);
+    # waiting for the network there would slow every request down. See #deliver.
+    def flush
+      self
+    end
+
+    # Waits up to `timeout` seconds until what was logged so far is
+    # delivered: true when it is, false otherwise (never raises).
+    def deliver(timeout: Client::DEFAULT_TIMEOUT)
+      @client.flush(timeout: timeout)
+    rescue Error
+      false
     end
 
     # Closes the client if this logger created it (or close_client: true).
     def close(timeout: Client::DEFAULT_TIMEOUT)
       @client.close(timeout: timeout) if @close_client
       nil
-    end
-
-    # Waits for delivery of what was logged so far (see Client#flush).
-    def flush(timeout: Client::DEFAULT_TIMEOUT)
-      @client.flush(timeout: timeout)
+    rescue Error
+      nil
     end
 
     # Nothing to reopen: the client reopens itself in a forked child.
@@ -143,85 +179,86 @@ module LogstashAsync
       "error" => ERROR, "fatal" => FATAL, "critical" => FATAL, "unknown" => UNKNOWN
     }.freeze
 
-    # An Integer severity from ::Logger's spellings (and Python's).
-    def self.severity(value)
+    # An Integer severity from ::Logger's spellings (and Python's); raises
+    # ArgumentError for anything else (a setting: local_level=, log_at).
+    def self.parse_severity(value)
       return value if value.is_a?(Integer)
 
       SEVERITIES.fetch(value.to_s.downcase) { raise ArgumentError, "invalid log level: #{value}" }
     end
 
-    def self.stringify_keys(hash)
-      hash.to_hash.each_with_object({}) { |(k, v), out| out[k.to_s] = v }
+    # parse_severity for an entry: nil and anything unknown are UNKNOWN
+    # (logged, like ::Logger does with nil; never an error).
+    def self.severity(value)
+      parse_severity(value)
+    rescue StandardError
+      UNKNOWN
     end
+
+    def self.stringify_keys(hash)
+      hash.to_hash.each_with_object({}) { |(k, v), out| out[SafeJSON.key(k)] = v }
+    end
+
+    DROP_REASONS = {
+      QueueFullError => "queue_full", ClosedError => "closed", ShuttingDownError => "closed",
+      EventTooLargeError => "too_large", ForkedError => "forked", ConfigError => "reopen_failed"
+    }.freeze
 
     private
 
+    def open_client(client_or_options)
+      case client_or_options
+      when Client then client_or_options
+      when Hash then Client.new(**client_or_options.to_h { |k, v| [k.to_sym, v] })
+      else raise ArgumentError, "the first argument is a LogstashAsync::Client or a Hash of its options"
+      end
+    end
+
+    def reject_misplaced(misplaced)
+      return if misplaced.empty?
+
+      raise ArgumentError, "unknown keyword#{'s' if misplaced.size > 1}: #{misplaced.keys.join(', ')} " \
+                           "(the library's options go in a Hash, the first argument: " \
+                           "LogstashAsync::Logger.new({ host: \"logstash\", ... }, progname: \"app\"))"
+    end
+
     # `raw`: the message is sent as it is, without the formatter (for #<<).
     def ship(severity, message, progname, raw: false)
-      name = progname&.to_s
+      name = NilClass === progname ? nil : SafeJSON.string_of(progname)
       fields = current_fields
-      if fields.empty? && message.is_a?(String) && (raw || @formatter.nil?) && !message.include?("\0")
-        @client.log(LEVEL_NAMES.fetch(severity, "UNKNOWN"), name, message) # no JSON work in Ruby
+      tags = current_tags
+      if fields.empty? && tags.empty? && String === message && plain?(message) && plain?(name) &&
+         (raw || @formatter.nil? || @formatter.respond_to?(:current_tags))
+        @client.log_plain(LEVEL_NAMES.fetch(severity, "UNKNOWN"), name, message) # no JSON work in Ruby
       else
-        @client.emit(build_event(severity, message, name, fields, raw))
+        formatter = raw ? nil : @formatter
+        @client.emit_json(SafeJSON.generate(Entry.event(severity, message, name, fields, tags, formatter)))
       end
-    rescue InvalidUtf8Error, InvalidJsonError
-      @client.emit(Logger.sanitize(build_event(severity, message, name, fields, raw)))
     rescue Error => e
-      warn_once(e)
+      drop(DROP_REASONS.fetch(e.class, "error"), e)
     end
 
-    def build_event(severity, message, name, fields, raw)
-      event = fields.dup
-      case message
-      when Hash
-        message.each { |k, v| event[k.to_s] = v }
-        text = event.delete("message")
-        event["message"] = text.is_a?(String) ? text : msg2str(text) unless text.nil?
-      when Exception
-        event["message"] = msg2str(message)
-        event["stack_trace"] = message.backtrace.join("\n") if message.backtrace
-      else
-        event["message"] =
-          if @formatter && !raw
-            @formatter.call(format_severity(severity), Time.now, name, message).to_s.chomp
-          else
-            msg2str(message)
-          end
+    # Text the C API takes as it is: UTF-8 (or ASCII), valid, without NUL.
+    def plain?(text)
+      text.nil? || ((text.encoding == Encoding::UTF_8 || text.ascii_only?) && text.valid_encoding? &&
+                    !text.include?("\0"))
+    end
+
+    def drop(reason, error)
+      first = begin
+        @drops_lock.synchronize { (@drops[reason] += 1) == 1 }
+      rescue ThreadError # in a signal trap: no Mutex
+        (@drops[reason] += 1) == 1
       end
-      event["level"] = LEVEL_NAMES.fetch(severity, "UNKNOWN")
-      event["logger_name"] = name if name
-      event
+      warn_once(reason, error) if first
     end
 
-    def msg2str(msg)
-      case msg
-      when String then msg
-      when Exception then "#{msg.message} (#{msg.class})"
-      else msg.inspect
-      end
-    end
-
-    def warn_once(error)
-      return if @warned[error.class]
-
-      @warned[error.class] = true
+    def warn_once(reason, error)
       # (Not `warn`: inside a Logger that is the log method.)
-      $stderr.write "LogstashAsync::Logger: log writing failed: #{error.message} " \
-           "(further #{error.class.name.split('::').last} failures are not reported; see client.stats)\n"
-    end
-
-    # A copy JSON can encode: strings scrubbed to UTF-8, non-finite floats as strings.
-    def self.sanitize(value)
-      case value
-      when Hash then value.each_with_object({}) { |(k, v), out| out[sanitize(k.to_s)] = sanitize(v) }
-      when Array then value.map { |v| sanitize(v) }
-      when String
-        utf8 = value.dup.force_encoding(Encoding::UTF_8)
-        utf8.valid_encoding? ? utf8 : utf8.scrub("\uFFFD")
-      when Float then value.finite? ? value : value.to_s
-      else value
-      end
+      $stderr.write "LogstashAsync::Logger: an entry was dropped (#{reason}): #{error.message} " \
+                    "(further #{reason} drops are counted in #dropped, not reported)\n"
+    rescue StandardError
+      nil # stderr closed or broken: the count remains
     end
   end
 end
