@@ -2,9 +2,8 @@
 //! slices keeps the target of its first slice, so it never waits for events
 //! emitted after it began (the Go binding's `Flush(ctx)` relies on it).
 
-mod common;
+mod support;
 
-use common::*;
 use logstash_async::ffi::{
     logstash_async_create, logstash_async_emit_json, logstash_async_flush_mark,
     logstash_async_flush_to, logstash_async_shutdown,
@@ -12,6 +11,7 @@ use logstash_async::ffi::{
 use logstash_async::{Client, ResultCode};
 use serde_json::json;
 use std::time::{Duration, Instant};
+use support::*;
 
 #[test]
 fn flush_to_waits_for_what_came_before_the_mark_only() {
