@@ -23,9 +23,9 @@ pub enum TransportKind {
     Custom,
 }
 
-/// Which event layout the worker writes.
+/// Which event layout the worker writes (the `formatter` option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FormatterKind {
+pub enum LayoutKind {
     /// python-logstash-async's LogstashFormatter (the default).
     Logstash,
     /// python-logstash-async's LogstashEcsFormatter (Elastic Common Schema 8.11).
@@ -116,7 +116,8 @@ pub struct Config {
     pub beats_ack_timeout: Duration,
     pub tls: TlsOptions,
     pub http: HttpOptions,
-    pub formatter: FormatterKind,
+    /// The `formatter` option.
+    pub layout: LayoutKind,
     /// `None` means `:memory:`.
     pub database_path: Option<PathBuf>,
     pub enable: bool,
@@ -173,7 +174,7 @@ impl Config {
                 password: None,
                 max_content_length: DEFAULT_MAX_CONTENT_LENGTH,
             },
-            formatter: FormatterKind::Logstash,
+            layout: LayoutKind::Logstash,
             database_path: None,
             enable: true,
             message_type: "python-logstash".to_owned(),
@@ -301,9 +302,9 @@ impl Config {
                     c.http.max_content_length = int_in(k, value, 1024, 1 << 40)? as usize
                 }
                 "formatter" => {
-                    c.formatter = match string(k, value)?.as_str() {
-                        "logstash" => FormatterKind::Logstash,
-                        "ecs" => FormatterKind::Ecs,
+                    c.layout = match string(k, value)?.as_str() {
+                        "logstash" => LayoutKind::Logstash,
+                        "ecs" => LayoutKind::Ecs,
                         other => {
                             return Err(format!(
                                 "formatter: unknown formatter \"{other}\" (expected \"logstash\" or \"ecs\")"

@@ -6,7 +6,7 @@
 //! set_extra calls.
 
 use logstash_async::event::{validate, validate_value, AcceptedEvent};
-use logstash_async::layout::ecs::EcsFormatter;
+use logstash_async::layout::Layout as EcsFormatter;
 use logstash_async::Config;
 use serde_json::value::RawValue;
 use std::sync::Arc;

@@ -176,7 +176,7 @@ fn emit_validation_and_formatting_never_panic_and_emit_valid_json() {
     .map(|text| {
         let config = Config::from_json(text.as_bytes()).unwrap();
         (
-            logstash_async::layout::ecs::EcsFormatter::new(&config, "host", "prog"),
+            Layout::new(&config, "host", "prog"),
             ecs_reference::ReferenceEcsFormatter::new(&config, "host", "prog"),
         )
     })

@@ -121,7 +121,7 @@ impl ReferenceEcsFormatter {
             serde_json::from_slice(ev.json).map_err(|e| e.to_string())?;
 
         let mut timestamp = Vec::with_capacity(24);
-        logstash_async::sys::format_timestamp(ev.unix_ms, &mut timestamp);
+        format_timestamp(ev.unix_ms, &mut timestamp);
         let timestamp = String::from_utf8_lossy(&timestamp).into_owned();
 
         // Dotted names first; expanded into objects at the end.
@@ -252,4 +252,26 @@ fn escape_non_ascii(out: &mut Vec<u8>, start: usize) {
             }
         }
     }
+}
+
+fn format_timestamp(unix_ms: i64, out: &mut Vec<u8>) {
+    let ms = unix_ms.rem_euclid(1000);
+    let secs = unix_ms.div_euclid(1000);
+    let days = secs.div_euclid(86400);
+    let sod = secs.rem_euclid(86400);
+    let (y, m, d) = civil_from_days(days);
+    let (hh, mm, ss) = (sod / 3600, (sod % 3600) / 60, sod % 60);
+    let _ = write!(out, "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{ms:03}Z");
+}
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
 }
