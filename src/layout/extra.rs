@@ -88,11 +88,13 @@ pub(crate) struct ExtraScratch {
 
 impl ExtraScratch {
     /// The kept vector, empty.
+    #[inline]
     pub(crate) fn take<'a>(&self) -> Vec<ExtraField<'a>> {
         recycle(self.fields.take())
     }
 
     /// Keeps the allocation of a vector for the next event.
+    #[inline]
     pub(crate) fn keep(&self, fields: Vec<ExtraField<'_>>) {
         *self.fields.borrow_mut() = recycle(fields);
     }
@@ -128,6 +130,7 @@ pub(crate) enum Extra<'a> {
 }
 
 impl<'a> Extra<'a> {
+    #[inline]
     pub(crate) fn key(self) -> &'a str {
         match self {
             Extra::Base(b) => &b.key,
@@ -137,6 +140,7 @@ impl<'a> Extra<'a> {
 
     /// The value's JSON text: the configuration's serialised, the event's
     /// as it stood.
+    #[inline]
     pub(crate) fn value(self) -> &'a str {
         match self {
             Extra::Base(b) => &b.value,
@@ -145,6 +149,7 @@ impl<'a> Extra<'a> {
     }
 
     /// Appends `"key":`.
+    #[inline]
     pub(crate) fn write_key(self, out: &mut Vec<u8>) {
         match self {
             Extra::Base(b) => out.extend_from_slice(b.json_key.as_bytes()),
@@ -175,6 +180,7 @@ impl<'a> MergedExtras<'a> {
     }
 
     /// The next extra if its key sorts before `limit` (any key without one).
+    #[inline]
     pub(crate) fn next_before(&mut self, limit: Option<&str>) -> Option<Extra<'a>> {
         let (base, event) = (self.base.get(self.i), self.event.get(self.j));
         let next = match (base, event) {

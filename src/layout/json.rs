@@ -22,6 +22,7 @@ pub(crate) fn write_key(out: &mut Vec<u8>, key: &str) {
 
 /// Appends `"key":` for a key known to need no escapes (one that stood in
 /// an event without any).
+#[inline]
 pub(crate) fn write_plain_key(out: &mut Vec<u8>, key: &str) {
     out.reserve(key.len() + 3);
     out.push(b'"');
@@ -66,6 +67,7 @@ pub(crate) struct ThreadNameJson {
 
 impl ThreadNameJson {
     /// The JSON string of `name`, borrowed until the event is written.
+    #[inline]
     pub(crate) fn get(&self, name: &Arc<str>) -> Ref<'_, str> {
         {
             let mut last = self.last.borrow_mut();

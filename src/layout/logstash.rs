@@ -149,12 +149,16 @@ impl LogstashLayout {
         if let Some((key, value)) = prefixed {
             if value.starts_with('{') {
                 // An event that nests its extras under the prefix itself:
-                // merge them (they win over the plain ones: pushed later).
+                // merge them, below its other keys (put first: the last
+                // pushed wins), as python-logstash-async moves the top-level
+                // keys into the event's prefix object.
+                let plain = event_extra.len();
                 let _ = scan::scan(value, |m| {
                     if let Some(key) = m.decoded_key() {
                         event_extra.push((key, m.value));
                     }
                 });
+                event_extra.rotate_left(plain);
             } else {
                 event_extra.push((key, value));
             }
@@ -335,6 +339,19 @@ mod tests {
         f.format(&ev, &mut out).unwrap();
         let v: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["extra"]["b"], 1);
+    }
+
+    #[test]
+    fn extras_nested_under_the_prefix_rank_below_the_events_other_keys() {
+        // python-logstash-async moves the top-level keys into the event's
+        // own prefix object, over what it holds.
+        let v = fmt(
+            json!({"host":"x","extra":{"s":0}}),
+            r#"{"a":1,"extra":{"a":2,"z":2,"s":2},"z":1}"#,
+        );
+        assert_eq!(v["extra"]["a"], 1);
+        assert_eq!(v["extra"]["z"], 1);
+        assert_eq!(v["extra"]["s"], 2, "still over the configuration's extras");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! itself is left to the general path (its merge order is subtle).
 
 use super::canonical::write_value;
+use super::dotted::{expand, is_dotted_path};
 use super::fields::{
     is_slot_root, rename_index, slot_index, ECS_FIELDS, SLOT_NAMES, THREAD, TIMESTAMP,
     TOP_LEVEL_FIELDS,
@@ -21,7 +22,7 @@ use crate::layout::extra::{
 };
 use crate::layout::json::{key_json, ThreadNameJson};
 use crate::layout::timestamp::TimestampWriter;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// The slot of the extra prefix object, after SLOT_NAMES.
@@ -84,6 +85,9 @@ pub(super) struct FastWriter {
     /// (a dotted name) or merge with an ECS object: the general path writes
     /// every event then.
     base_fits: bool,
+    /// The first segments of the dotted extras of the configuration: an
+    /// event extra named so merges with them (the general path's case).
+    base_dotted_roots: Vec<String>,
     prefix: Option<String>,
     /// Bit i set: base_renamed[i] is Some.
     base_renamed_mask: u32,
@@ -135,6 +139,7 @@ impl FastWriter {
             base_renamed_mask: 0,
             base_overrides: Vec::new(),
             base_fits: true,
+            base_dotted_roots: Vec::new(),
             prefix: prefix.map(str::to_owned),
             thread_names: ThreadNameJson::default(),
             timestamps: TimestampWriter::default(),
@@ -142,30 +147,44 @@ impl FastWriter {
         }
     }
 
-    /// Takes the merged extras of the configuration and set_extra.
+    /// Takes the merged extras of the configuration and set_extra (their
+    /// values already expanded).
     pub(super) fn set_base_extra(&mut self, merged: &BTreeMap<String, Value>) {
         self.base_renamed = vec![None; ECS_FIELDS.len()];
         self.base_renamed_mask = 0;
         self.base_overrides.clear();
         self.base_fits = true;
-        self.base_extra.clear();
+        self.base_dotted_roots.clear();
         let flat = self.prefix.is_none();
+        let serialise = |v: &Value| serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned());
+        let mut extras = Map::new();
         for (key, value) in merged {
-            let value = serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned());
             match (rename_index(key), slot_index(key)) {
                 (Some(i), _) => {
-                    self.base_renamed[i] = Some(value);
+                    self.base_renamed[i] = Some(serialise(value));
                     self.base_renamed_mask |= 1 << i;
                 }
-                (None, Some(slot)) if flat => self.base_overrides.push((slot, value)),
+                (None, Some(slot)) if flat => self.base_overrides.push((slot, serialise(value))),
                 _ => {
                     if flat && (key.contains('.') || is_slot_root(key)) {
                         self.base_fits = false;
                     }
-                    self.base_extra.push(BaseExtra::new(key, value))
+                    if is_dotted_path(key) {
+                        let root = key.split('.').next().expect("one segment at least");
+                        self.base_dotted_roots.push(root.to_owned());
+                    }
+                    extras.insert(key.clone(), value.clone());
                 }
             }
         }
+        // Under the prefix, dotted extras are written expanded.
+        let Value::Object(extras) = expand(Value::Object(extras)) else {
+            unreachable!("an object expands into an object")
+        };
+        self.base_extra = extras
+            .iter()
+            .map(|(k, v)| BaseExtra::new(k, serialise(v)))
+            .collect();
     }
 
     /// Appends one formatted event to `out`; returns false, with nothing
@@ -208,9 +227,12 @@ impl FastWriter {
                 renamed[i] = Some(m.value);
                 renamed_mask |= 1 << i;
             } else {
-                // Without a prefix, a dotted extra nests and one named as an
-                // ECS object merges with it: the general path's cases.
-                general |= prefix.is_none() && (key.contains('.') || is_slot_root(&key));
+                // A dotted extra nests; without a prefix one named as an ECS
+                // object merges with it, and under the prefix one named as a
+                // dotted extra of the configuration: the general path's cases.
+                general |= key.contains('.')
+                    || (prefix.is_none() && is_slot_root(&key))
+                    || self.base_dotted_roots.iter().any(|root| **root == *key);
                 event_extra.push((key, m.value));
             }
         });

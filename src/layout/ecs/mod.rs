@@ -1,14 +1,17 @@
 //! The Elastic Common Schema layout (ECS 8.11), like python-logstash-async's
 //! LogstashEcsFormatter: the fields the Logstash layout has are moved to their
-//! ECS names (`log.level`, `log.logger`, `process.pid`, ...), dotted names
-//! are expanded into nested objects, and whatever has no ECS name stays under
-//! `extra_prefix`. Top level: `@timestamp`, `@version`, `@metadata`,
-//! `message`, `labels`, `tags` and the ECS objects.
+//! ECS names (`log.level`, `log.logger`, `process.pid`, ...), whatever has no
+//! ECS name stays under `extra_prefix`, and dotted names are expanded into
+//! nested objects at every level. Top level: `@timestamp`, `@version`,
+//! `@metadata`, `message`, `labels`, `tags` and the ECS objects.
 //!
 //! Two writers produce it: `fast.rs` in one pass for the usual shapes,
-//! `tree.rs` through a serde_json tree for the rest; `fields.rs` names the fields.
+//! `tree.rs` through a serde_json tree for the rest; `fields.rs` names the
+//! fields, `dotted.rs` expands dotted names, `canonical.rs` tells when a value
+//! can be copied as it stood.
 
 mod canonical;
+mod dotted;
 mod fast;
 mod fields;
 mod tree;
@@ -58,6 +61,15 @@ impl EcsLayout {
                 // The timestamp and thread name come with each event.
                 _ => None,
             })
+            // As the layout writes values (`@metadata` and `tags` may hold
+            // dotted names).
+            .map(|value: Option<String>| {
+                value.map(|v| {
+                    let mut out = Vec::new();
+                    canonical::write_value(&mut out, &v);
+                    String::from_utf8(out).expect("serde_json writes UTF-8")
+                })
+            })
             .collect();
         let prefix = config.extra_prefix.as_deref();
         let mut layout = EcsLayout {
@@ -75,7 +87,9 @@ impl EcsLayout {
             .extras
             .merged()
             .into_iter()
-            .filter_map(|(k, v)| Some((k.to_owned(), serde_json::from_str(v).ok()?)))
+            .filter_map(|(k, v)| {
+                Some((k.to_owned(), dotted::expand(serde_json::from_str(v).ok()?)))
+            })
             .collect();
         if let Some(fast) = &mut self.fast {
             fast.set_base_extra(&merged);
@@ -225,8 +239,40 @@ mod tests {
         assert_eq!(v["log"]["level"], "WARNING");
         assert_eq!(v["error"]["type"], "E");
         assert_eq!(v["host"]["hostname"], "h2");
-        // Not an ECS field this layout knows: kept under the prefix as given.
-        assert_eq!(v["extra"]["service.name"], "api");
+        // Not an ECS field this layout knows: under the prefix, expanded too.
+        assert_eq!(v["extra"]["service"], json!({"name": "api"}));
+    }
+
+    #[test]
+    fn dotted_names_are_expanded_at_every_level_like_normalize_ecs_dict() {
+        let f = formatter(json!({"host":"x","extra":{"app.name":"a","app":{"v":1}}}));
+        let v = format_with(
+            &f,
+            r#"{"labels":{"a.b":1},"user_data":{"x.y":[{"p.q":1}]},"odd..name":2,"app":{"w":2}}"#,
+        );
+        assert_eq!(v["labels"], json!({"a": {"b": 1}}));
+        assert_eq!(
+            v["extra"]["user_data"],
+            json!({"x": {"y": [{"p": {"q": 1}}]}})
+        );
+        // The event's `app` replaces the configuration's, then `app.name` merges in.
+        assert_eq!(v["extra"]["app"], json!({"name": "a", "w": 2}));
+        // An empty segment would make an empty field name: kept as it is.
+        assert_eq!(v["extra"]["odd..name"], 2);
+    }
+
+    #[test]
+    fn extras_nested_under_the_prefix_rank_below_the_events_other_keys() {
+        // python-logstash-async moves the top-level keys into the event's
+        // own prefix object, over what it holds; before, the key order
+        // decided (`a` lost to the nested one, `z` won).
+        let v = fmt(
+            json!({"host":"x"}),
+            r#"{"a":1,"extra":{"a":2,"z":2,"level":"E"},"z":1}"#,
+        );
+        assert_eq!(v["extra"]["a"], 1);
+        assert_eq!(v["extra"]["z"], 1);
+        assert_eq!(v["log"]["level"], "E", "nested names are renamed too");
     }
 
     #[test]
