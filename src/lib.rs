@@ -4,7 +4,7 @@
 //!
 //! Architecture: emit (caller's thread) validates and copies an event into a
 //! bounded in-memory [`queue`]; one [`worker`] thread per handle formats events
-//! ([`event`]), stores them in the SQLite [`buffer`] and hands them to a
+//! ([`layout`]), stores them in the SQLite [`buffer`] and hands them to a
 //! [`transport`], deleting rows only once delivered.
 
 pub mod buffer;
