@@ -2,7 +2,7 @@
 //! which this project's machines cannot install, so this test derives a large,
 //! deterministic set of inputs from a seed corpus (bit flips, byte insertions,
 //! truncations, splices, nesting bombs) and feeds them to the configuration
-//! parser, to emit_json's validation and to the worker's formatters, through
+//! parser, to emit_json's validation and to the worker's layouts, through
 //! the C ABI too. The property: no panic, no crash, and every accepted event
 //! formats into valid JSON. Inputs that once broke something live in
 //! tests/corpus/ and run first.
@@ -263,7 +263,7 @@ fn emit_validation_and_formatting_never_panic_and_emit_valid_json() {
     }
     assert!(
         accepted > seeds.len() / 2,
-        "enough mutated events are valid to exercise the formatters"
+        "enough mutated events are valid to exercise the layouts"
     );
 }
 

@@ -2,7 +2,7 @@
 //! (the password a `Secret`) and the largest request body.
 
 use super::options::{option, ConfigOption};
-use super::read::{int_in, opt_string, string};
+use super::read::{both_or_neither, int_in, opt_string, string};
 use super::{Config, TransportKind};
 use serde_json::{Map, Value};
 
@@ -73,16 +73,11 @@ pub(super) fn check_transport(c: &mut Config, map: &Map<String, Value>) -> Resul
 
 /// Rule: Basic authentication needs both a username (without ":") and a password.
 pub(super) fn check_credentials(c: &mut Config, _: &Map<String, Value>) -> Result<(), String> {
-    if c.http.username.is_some() != c.http.password.is_some() {
-        let (given, missing) = if c.http.username.is_some() {
-            ("username", "password")
-        } else {
-            ("password", "username")
-        };
-        return Err(format!(
-            "{missing}: required when {given} is given (Basic authentication needs both)"
-        ));
-    }
+    both_or_neither(
+        ("username", c.http.username.is_some()),
+        ("password", c.http.password.is_some()),
+        "Basic authentication needs both",
+    )?;
     if let Some(user) = &c.http.username {
         if user.contains(':') {
             return Err("username: must not contain \":\" (Basic authentication)".into());

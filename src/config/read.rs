@@ -1,6 +1,7 @@
 //! How an option's JSON value is read: one checked reader per kind of value
 //! (boolean, string, integer in a range, seconds), each failing with a
-//! message that starts with the option's name and says what was expected.
+//! message that starts with the option's name and says what was expected;
+//! and the error for two options that go together.
 
 use serde_json::Value;
 use std::time::Duration;
@@ -67,6 +68,20 @@ pub(crate) fn seconds(key: &str, v: &Value, min: f64, max: f64) -> Result<Durati
             kind(v)
         )),
     }
+}
+
+/// The error for two options that go together when only one is given.
+pub(crate) fn both_or_neither(
+    first: (&str, bool),
+    second: (&str, bool),
+    why: &str,
+) -> Result<(), String> {
+    let (given, missing) = match (first.1, second.1) {
+        (true, false) => (first.0, second.0),
+        (false, true) => (second.0, first.0),
+        _ => return Ok(()),
+    };
+    Err(format!("{missing}: required when {given} is given ({why})"))
 }
 
 /// `kind`, with a number's value.

@@ -2,7 +2,7 @@
 //! client certificate, server name), python-logstash-async's names.
 
 use super::options::{option, ConfigOption};
-use super::read::{boolean, opt_string};
+use super::read::{boolean, both_or_neither, opt_string};
 use super::{Config, TransportKind};
 use serde_json::{Map, Value};
 use std::path::PathBuf;
@@ -58,15 +58,9 @@ pub(super) fn check_client_certificate(
     c: &mut Config,
     _: &Map<String, Value>,
 ) -> Result<(), String> {
-    if c.tls.certfile.is_some() != c.tls.keyfile.is_some() {
-        let (given, missing) = if c.tls.certfile.is_some() {
-            ("certfile", "keyfile")
-        } else {
-            ("keyfile", "certfile")
-        };
-        return Err(format!(
-            "{missing}: required when {given} is given (a client certificate needs both)"
-        ));
-    }
-    Ok(())
+    both_or_neither(
+        ("certfile", c.tls.certfile.is_some()),
+        ("keyfile", c.tls.keyfile.is_some()),
+        "a client certificate needs both",
+    )
 }

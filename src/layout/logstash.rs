@@ -230,24 +230,12 @@ impl LogstashLayout {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Config;
-    use crate::event::AcceptedEvent;
-    use crate::layout::Layout;
+    use crate::layout::testing::{layout, line, parsed};
     use serde_json::value::RawValue;
     use serde_json::{json, Value};
-    use std::sync::Arc;
 
-    fn fmt(config: serde_json::Value, event: &str) -> Value {
-        let config = Config::from_json(config.to_string().as_bytes()).unwrap();
-        let f = Layout::new(&config, "myhost", "/usr/bin/prog");
-        let ev = AcceptedEvent {
-            unix_ms: 1_477_235_476_853,
-            thread_name: Arc::from("main"),
-            json: event.as_bytes().into(),
-        };
-        let mut out = Vec::new();
-        f.format(&ev, &mut out).unwrap();
-        serde_json::from_slice(&out).unwrap()
+    fn fmt(config: Value, event: &str) -> Value {
+        parsed(&layout(&config), 1_477_235_476_853, event)
     }
 
     #[test]
@@ -318,27 +306,16 @@ mod tests {
 
     #[test]
     fn precedence_event_over_set_extra_over_static() {
-        let config = Config::from_json(br#"{"host":"x","extra":{"a":1,"b":1,"c":1}}"#).unwrap();
-        let mut f = Layout::new(&config, "h", "p");
+        let mut f = layout(&json!({"host":"x","extra":{"a":1,"b":1,"c":1}}));
         f.set_extra("b".into(), Some(RawValue::from_string("2".into()).unwrap()));
         f.set_extra("c".into(), Some(RawValue::from_string("2".into()).unwrap()));
-        let ev = AcceptedEvent {
-            unix_ms: 0,
-            thread_name: Arc::from("m"),
-            json: br#"{"c":3}"#.to_vec().into(),
-        };
-        let mut out = Vec::new();
-        f.format(&ev, &mut out).unwrap();
-        let v: Value = serde_json::from_slice(&out).unwrap();
+        let v = parsed(&f, 0, r#"{"c":3}"#);
         assert_eq!(
             v["extra"],
-            json!({"a":1,"b":2,"c":3,"thread_name":"m","logstash_async_version":crate::VERSION})
+            json!({"a":1,"b":2,"c":3,"thread_name":"main","logstash_async_version":crate::VERSION})
         );
         f.set_extra("b".into(), None);
-        out.clear();
-        f.format(&ev, &mut out).unwrap();
-        let v: Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["extra"]["b"], 1);
+        assert_eq!(parsed(&f, 0, r#"{"c":3}"#)["extra"]["b"], 1);
     }
 
     #[test]
@@ -356,16 +333,11 @@ mod tests {
 
     #[test]
     fn ensure_ascii_escapes_like_python() {
-        let config = Config::from_json(br#"{"host":"x"}"#).unwrap();
-        let f = Layout::new(&config, "h", "p");
-        let ev = AcceptedEvent {
-            unix_ms: 0,
-            thread_name: Arc::from("m"),
-            json: "{\"message\":\"caf\u{e9} \u{1F600}\"}".as_bytes().into(),
-        };
-        let mut out = Vec::new();
-        f.format(&ev, &mut out).unwrap();
-        let s = String::from_utf8(out).unwrap();
+        let s = line(
+            &layout(&json!({"host":"x"})),
+            0,
+            "{\"message\":\"caf\u{e9} \u{1F600}\"}",
+        );
         assert!(s.contains(r#""message":"caf\u00e9 \ud83d\ude00""#), "{s}");
         let v: Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["message"], "caf\u{e9} \u{1F600}");

@@ -69,3 +69,39 @@ impl Layout {
         Ok(())
     }
 }
+
+/// What the layouts' unit tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Layout;
+    use crate::config::Config;
+    use crate::event::EventRef;
+    use serde_json::Value;
+    use std::sync::Arc;
+
+    /// The layout of a configuration document, for the host `myhost` and
+    /// the program `/usr/bin/prog`.
+    pub(crate) fn layout(config: &Value) -> Layout {
+        let config = Config::from_json(config.to_string().as_bytes()).unwrap();
+        Layout::new(&config, "myhost", "/usr/bin/prog")
+    }
+
+    /// The line `layout` writes for `event`, emitted at `unix_ms` on the
+    /// thread `main`.
+    pub(crate) fn line(layout: &Layout, unix_ms: i64, event: &str) -> String {
+        let thread: Arc<str> = Arc::from("main");
+        let ev = EventRef {
+            unix_ms,
+            thread_name: &thread,
+            json: event.as_bytes(),
+        };
+        let mut out = Vec::new();
+        layout.format(ev, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The same, parsed.
+    pub(crate) fn parsed(layout: &Layout, unix_ms: i64, event: &str) -> Value {
+        serde_json::from_str(&line(layout, unix_ms, event)).unwrap()
+    }
+}

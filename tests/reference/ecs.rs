@@ -226,16 +226,14 @@ fn place(map: &mut Map<String, Value>, path: &[&str], value: Value) {
 }
 
 fn merge(map: &mut Map<String, Value>, name: &str, value: Value) {
-    match (map.get_mut(name), value) {
-        (Some(Value::Object(here)), Value::Object(new)) => {
-            for (name, value) in new {
-                merge(here, &name, value);
-            }
+    let merged = match (map.remove(name), value) {
+        (Some(Value::Object(mut here)), Value::Object(new)) => {
+            new.into_iter().for_each(|(k, v)| merge(&mut here, &k, v));
+            Value::Object(here)
         }
-        (_, value) => {
-            map.insert(name.to_owned(), value);
-        }
-    }
+        (_, value) => value,
+    };
+    map.insert(name.to_owned(), merged);
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds truncated), counted the long

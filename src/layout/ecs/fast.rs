@@ -1,13 +1,16 @@
 //! The ECS layout in one pass, without a tree: the event's members are split
 //! by the scanner, each key goes to its place (a top-level or ECS field, a
 //! renamed field, or an extra), and the nested output is written directly in
-//! the order serde_json's sorted maps gave the tree-building layout. Values
-//! are copied as they stood unless serde_json would write them otherwise.
+//! the order the general path (`tree.rs`, serde_json's sorted maps) writes.
+//! Values are copied as they stood unless the layout writes them otherwise
+//! (`canonical.rs`).
 //!
 //! It applies when the extra prefix is a plain name (no dot, not a top-level
 //! or ECS name): then no field can merge with another, and the layout's
-//! fields are a fixed set. An event that nests its extras under the prefix
-//! itself is left to the general path (its merge order is subtle).
+//! fields are a fixed set. It leaves to the general path the events whose
+//! extras merge: extras nested under the prefix by the event itself, dotted
+//! extra names (they nest), and without a prefix, extras named like an ECS
+//! object.
 
 use super::canonical::write_value;
 use super::dotted::{expand, is_dotted_path};

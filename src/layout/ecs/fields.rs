@@ -6,17 +6,6 @@
 /// The ECS version the layout follows (as the Python formatter).
 pub(crate) const ECS_VERSION: &str = "8.11.0";
 
-/// Event keys kept at the top level as they are
-/// (FORMATTER_LOGSTASH_ECS_MESSAGE_FIELD_LIST).
-pub(crate) const TOP_LEVEL_FIELDS: [&str; 6] = [
-    "@timestamp",
-    "@version",
-    "@metadata",
-    "message",
-    "labels",
-    "tags",
-];
-
 /// Input names (python-logstash-async's record and extra fields, and the
 /// keys this library documents for events) and the ECS field each becomes.
 /// Where two names become one field, the later in this list wins.
@@ -83,6 +72,10 @@ pub(crate) const SLOT_NAMES: [&str; 30] = [
     "ecs.version",
     "host.hostname",
 ];
+
+/// Event keys kept at the top level as they are, the first slots
+/// (python-logstash-async's FORMATTER_LOGSTASH_ECS_MESSAGE_FIELD_LIST).
+pub(crate) const TOP_LEVEL_FIELDS: &[&str] = SLOT_NAMES.split_at(6).0;
 
 /// The slot of `@timestamp` and of `process.thread.name` in SLOT_NAMES.
 pub(crate) const TIMESTAMP: usize = 0;
@@ -182,6 +175,17 @@ mod tests {
 
     #[test]
     fn the_lookup_tables_match_the_field_lists() {
+        assert_eq!(
+            TOP_LEVEL_FIELDS,
+            [
+                "@timestamp",
+                "@version",
+                "@metadata",
+                "message",
+                "labels",
+                "tags"
+            ]
+        );
         let mut expected: Vec<&str> = TOP_LEVEL_FIELDS.to_vec();
         for (_, ecs) in ECS_FIELDS {
             if !expected.contains(&ecs) {

@@ -116,33 +116,22 @@ impl EcsLayout {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Config;
-    use crate::event::AcceptedEvent;
+    use crate::layout::testing::{layout, line, parsed};
     use crate::layout::Layout;
     use serde_json::value::RawValue;
     use serde_json::{json, Value};
-    use std::sync::Arc;
 
-    fn formatter(config: Value) -> Layout {
-        let mut config = config;
+    fn ecs_layout(mut config: Value) -> Layout {
         config["formatter"] = json!("ecs");
-        let config = Config::from_json(config.to_string().as_bytes()).unwrap();
-        Layout::new(&config, "myhost", "/usr/bin/prog")
+        layout(&config)
     }
 
     fn format_with(f: &Layout, event: &str) -> Value {
-        let ev = AcceptedEvent {
-            unix_ms: 1_635_082_335_024,
-            thread_name: Arc::from("main"),
-            json: event.as_bytes().into(),
-        };
-        let mut out = Vec::new();
-        f.format(&ev, &mut out).unwrap();
-        serde_json::from_slice(&out).unwrap()
+        parsed(f, 1_635_082_335_024, event)
     }
 
     fn fmt(config: Value, event: &str) -> Value {
-        format_with(&formatter(config), event)
+        format_with(&ecs_layout(config), event)
     }
 
     /// The record of python-logstash-async's LogstashEcsFormatterTest.
@@ -245,7 +234,7 @@ mod tests {
 
     #[test]
     fn dotted_names_are_expanded_at_every_level_like_normalize_ecs_dict() {
-        let f = formatter(json!({"host":"x","extra":{"app.name":"a","app":{"v":1}}}));
+        let f = ecs_layout(json!({"host":"x","extra":{"app.name":"a","app":{"v":1}}}));
         let v = format_with(
             &f,
             r#"{"labels":{"a.b":1},"user_data":{"x.y":[{"p.q":1}]},"odd..name":2,"app":{"w":2}}"#,
@@ -291,7 +280,7 @@ mod tests {
 
     #[test]
     fn set_extra_and_static_extra_are_mapped_too() {
-        let mut f = formatter(json!({"host":"x","extra":{"logger_name":"static"}}));
+        let mut f = ecs_layout(json!({"host":"x","extra":{"logger_name":"static"}}));
         f.set_extra(
             "request_id".into(),
             Some(RawValue::from_string("\"r-1\"".into()).unwrap()),
@@ -307,15 +296,11 @@ mod tests {
 
     #[test]
     fn ensure_ascii_escapes_like_python() {
-        let f = formatter(json!({"host":"x"}));
-        let ev = AcceptedEvent {
-            unix_ms: 0,
-            thread_name: Arc::from("m"),
-            json: "{\"message\":\"caf\u{e9}\"}".as_bytes().into(),
-        };
-        let mut out = Vec::new();
-        f.format(&ev, &mut out).unwrap();
-        let s = String::from_utf8(out).unwrap();
+        let s = line(
+            &ecs_layout(json!({"host":"x"})),
+            0,
+            "{\"message\":\"caf\u{e9}\"}",
+        );
         assert!(s.contains(r#""message":"caf\u00e9""#), "{s}");
     }
 }

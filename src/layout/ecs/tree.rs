@@ -1,8 +1,7 @@
 //! The ECS layout's general path: the event parsed into a serde_json tree,
 //! its members placed (top level, renamed, or extra), dotted names expanded
-//! (`dotted.rs`) and the tree serialised. The first implementation of the layout, exact for
-//! every event; the one-pass writer (`fast.rs`) leaves it the shapes it does
-//! not handle, and must write the same bytes as this path for the rest.
+//! (`dotted.rs`) and the tree serialised. Exact for every event; the
+//! one-pass writer (`fast.rs`) leaves it the shapes it does not handle.
 
 use super::dotted::expand;
 use super::fields::{slot_index, ECS_FIELDS, SLOT_NAMES};
