@@ -88,13 +88,13 @@ pub(crate) struct ExtraScratch {
 
 impl ExtraScratch {
     /// The kept vector, empty.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn take<'a>(&self) -> Vec<ExtraField<'a>> {
         recycle(self.fields.take())
     }
 
     /// Keeps the allocation of a vector for the next event.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn keep(&self, fields: Vec<ExtraField<'_>>) {
         *self.fields.borrow_mut() = recycle(fields);
     }
@@ -103,6 +103,7 @@ impl ExtraScratch {
 /// Empties a vector and hands its allocation on to a vector of another
 /// lifetime (collecting a vec::IntoIter into elements of the same size and
 /// alignment reuses its buffer; nothing is ever mapped).
+#[inline(always)]
 fn recycle<'b>(mut fields: Vec<ExtraField<'_>>) -> Vec<ExtraField<'b>> {
     fields.clear();
     fields.into_iter().map(|_| unreachable!()).collect()
@@ -130,7 +131,7 @@ pub(crate) enum Extra<'a> {
 }
 
 impl<'a> Extra<'a> {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn key(self) -> &'a str {
         match self {
             Extra::Base(b) => &b.key,
@@ -140,7 +141,7 @@ impl<'a> Extra<'a> {
 
     /// The value's JSON text: the configuration's serialised, the event's
     /// as it stood.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn value(self) -> &'a str {
         match self {
             Extra::Base(b) => &b.value,
@@ -149,7 +150,7 @@ impl<'a> Extra<'a> {
     }
 
     /// Appends `"key":`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn write_key(self, out: &mut Vec<u8>) {
         match self {
             Extra::Base(b) => out.extend_from_slice(b.json_key.as_bytes()),
@@ -180,7 +181,7 @@ impl<'a> MergedExtras<'a> {
     }
 
     /// The next extra if its key sorts before `limit` (any key without one).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next_before(&mut self, limit: Option<&str>) -> Option<Extra<'a>> {
         let (base, event) = (self.base.get(self.i), self.event.get(self.j));
         let next = match (base, event) {

@@ -67,7 +67,7 @@ pub(crate) struct ThreadNameJson {
 
 impl ThreadNameJson {
     /// The JSON string of `name`, borrowed until the event is written.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self, name: &Arc<str>) -> Ref<'_, str> {
         {
             let mut last = self.last.borrow_mut();

@@ -18,6 +18,7 @@ const MAX_CHECKED_DEPTH: usize = 16;
 
 /// Appends `raw` (a value's text from a validated event) as the layout
 /// writes it: serde_json's text of its value, dotted names expanded.
+#[inline]
 pub(super) fn write_value(out: &mut Vec<u8>, raw: &str) {
     if is_canonical(raw) {
         out.extend_from_slice(raw.as_bytes());
@@ -39,6 +40,7 @@ fn reserialise(out: &mut Vec<u8>, raw: &str) {
 }
 
 /// Whether the layout would write `raw` unchanged.
+#[inline]
 pub(super) fn is_canonical(raw: &str) -> bool {
     let b = raw.as_bytes();
     match b.first() {

@@ -233,7 +233,7 @@ impl FastWriter {
                 // A dotted extra nests; without a prefix one named as an ECS
                 // object merges with it, and under the prefix one named as a
                 // dotted extra of the configuration: the general path's cases.
-                general |= key.contains('.')
+                general |= key.bytes().any(|b| b == b'.')
                     || (prefix.is_none() && is_slot_root(&key))
                     || self.base_dotted_roots.iter().any(|root| **root == *key);
                 event_extra.push((key, m.value));
