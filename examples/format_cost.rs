@@ -4,15 +4,15 @@
 //! so instruction counts are steadier than wall-clock).
 //!
 //! `cargo run --release --example format_cost -- ecs 10000` (layouts: `ecs`,
-//! `logstash`, and `ecs-reference`, the first tree-building ECS layout kept in
-//! tests/reference/ for comparison).
+//! `logstash`, and `ecs-reference`, the tree-building definition of the ECS
+//! layout in tests/reference/ that the tests compare it with).
 
 use logstash_async::event::AcceptedEvent;
 use logstash_async::layout::Layout;
 use logstash_async::Config;
 use std::sync::Arc;
 
-#[path = "../tests/reference/ecs_v1.rs"]
+#[path = "../tests/reference/ecs.rs"]
 mod reference;
 
 /// The benchmark's event (benches/throughput.rs).
@@ -38,7 +38,7 @@ fn main() {
         Config::from_json(format!(r#"{{"host":"127.0.0.1","port":1{formatter}}}"#).as_bytes())
             .expect("config");
     let layout = Layout::new(&config, "host", "bench");
-    let reference = reference::ReferenceEcsFormatter::new(&config, "host", "bench");
+    let reference = reference::ReferenceEcsLayout::new(&config, "host", "bench");
     let thread: Arc<str> = Arc::from("main");
     let events: Vec<AcceptedEvent> = (0..1000)
         .map(|i| AcceptedEvent {

@@ -124,50 +124,9 @@ pub fn fork_generation() -> u64 {
     FORK_GENERATION.load(Ordering::Relaxed)
 }
 
-/// Formats Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC), as the Python
-/// formatter does (milliseconds truncated, not rounded).
-pub fn format_timestamp(unix_ms: i64, out: &mut Vec<u8>) {
-    let ms = unix_ms.rem_euclid(1000);
-    let secs = unix_ms.div_euclid(1000);
-    let days = secs.div_euclid(86400);
-    let sod = secs.rem_euclid(86400);
-    let (y, m, d) = civil_from_days(days);
-    let (hh, mm, ss) = (sod / 3600, (sod % 3600) / 60, sod % 60);
-    use std::io::Write;
-    let _ = write!(out, "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{ms:03}Z");
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ts(ms: i64) -> String {
-        let mut v = Vec::new();
-        format_timestamp(ms, &mut v);
-        String::from_utf8(v).unwrap()
-    }
-
-    #[test]
-    fn timestamps_match_python_layout() {
-        assert_eq!(ts(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(ts(1_477_235_476_853), "2016-10-23T15:11:16.853Z");
-        assert_eq!(ts(951_782_400_999), "2000-02-29T00:00:00.999Z");
-        assert_eq!(ts(4_102_444_799_001), "2099-12-31T23:59:59.001Z");
-    }
 
     #[test]
     fn thread_name_is_cached_and_named() {

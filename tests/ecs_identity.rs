@@ -1,20 +1,21 @@
-//! The fast ECS layout writes exactly the bytes of the first, tree-building
-//! one (tests/reference/ecs_v1.rs): hand-written edge cases and many
+//! The shipped ECS layout (src/layout/ecs/: the one-pass writer and the
+//! tree-building general path) writes exactly the bytes of the independent
+//! definition in tests/reference/ecs.rs: hand-written edge cases and many
 //! generated events (keys that are top-level, ECS, renamed, dotted, escaped,
 //! empty or duplicated; values in every JSON form), under configurations
 //! with and without a prefix, ensure_ascii, metadata, tags, extras and
 //! set_extra calls.
 
 use logstash_async::event::{validate, validate_value, AcceptedEvent};
-use logstash_async::layout::ecs::EcsFormatter;
+use logstash_async::layout::Layout;
 use logstash_async::Config;
 use serde_json::value::RawValue;
 use std::sync::Arc;
 
-#[path = "reference/ecs_v1.rs"]
+#[path = "reference/ecs.rs"]
 mod reference;
 
-use reference::ReferenceEcsFormatter;
+use reference::ReferenceEcsLayout;
 
 /// xorshift64*: reproducible.
 struct Rng(u64);
@@ -45,6 +46,7 @@ const CONFIGS: &[&str] = &[
     r#"{"host":"h","formatter":"ecs","extra_prefix":"message"}"#,
     r#"{"host":"h","formatter":"ecs","extra_prefix":"level"}"#,
     r#"{"host":"h","formatter":"ecs","extra_prefix":"\u00e9x","ensure_ascii":false,"extra":{"thread_name":"static-thread","file":"f","path":"p"}}"#,
+    r#"{"host":"h","formatter":"ecs","extra":{"a.b":1,"a":{"z":0},"service.name":"s","x..y":3},"metadata":{"m.n":1},"tags":[{"t.u":1}]}"#,
 ];
 
 /// set_extra calls applied to a second copy of every configuration.
@@ -57,6 +59,7 @@ const SET_EXTRA: &[(&str, Option<&str>)] = &[
     ("\u{e9}", Some(r#""\u00e9\/""#)),
     ("labels", Some(r#"{"l":1}"#)),
     ("@version", Some("2")),
+    ("svc", Some(r#"{"x.y":1,"x":{"z":2}}"#)),
 ];
 
 const KEYS: &[&str] = &[
@@ -132,6 +135,9 @@ const KEYS: &[&str] = &[
     "zz",
     "app",
     "logstash_async_version",
+    "service",
+    "svc",
+    "svc.x",
 ];
 
 const VALUES: &[&str] = &[
@@ -175,6 +181,7 @@ const VALUES: &[&str] = &[
     r#"{"k":"v","\u00e9":1}"#,
     r#"[{"b":1,"a":[1.0]}]"#,
     r#"{"origin":{"x":1}}"#,
+    r#"{"x.y":1,"x":{"z":2},"a..b":[{"c.d":null}]}"#,
 ];
 
 fn event(unix_ms: i64, json: &str) -> AcceptedEvent {
@@ -187,13 +194,13 @@ fn event(unix_ms: i64, json: &str) -> AcceptedEvent {
 
 /// Both layouts for every configuration, the second of each pair after the
 /// set_extra calls.
-fn layouts() -> Vec<(String, EcsFormatter, ReferenceEcsFormatter)> {
+fn layouts() -> Vec<(String, Layout, ReferenceEcsLayout)> {
     let mut all = Vec::new();
     for text in CONFIGS {
         let config = Config::from_json(text.as_bytes()).unwrap();
         for with_set_extra in [false, true] {
-            let mut fast = EcsFormatter::new(&config, "myhost", "/usr/bin/prog");
-            let mut reference = ReferenceEcsFormatter::new(&config, "myhost", "/usr/bin/prog");
+            let mut shipped = Layout::new(&config, "myhost", "/usr/bin/prog");
+            let mut reference = ReferenceEcsLayout::new(&config, "myhost", "/usr/bin/prog");
             if with_set_extra {
                 for (key, value) in SET_EXTRA {
                     let raw = || value.map(|v| RawValue::from_string(v.to_owned()).unwrap());
@@ -201,13 +208,13 @@ fn layouts() -> Vec<(String, EcsFormatter, ReferenceEcsFormatter)> {
                         value.map_or(Ok(()), |v| validate_value(v.as_bytes(), 1 << 20)),
                         Ok(())
                     );
-                    fast.set_extra(key.to_string(), raw());
+                    shipped.set_extra(key.to_string(), raw());
                     reference.set_extra(key.to_string(), raw());
                 }
             }
             all.push((
                 format!("{text} set_extra={with_set_extra}"),
-                fast,
+                shipped,
                 reference,
             ));
         }
@@ -215,12 +222,12 @@ fn layouts() -> Vec<(String, EcsFormatter, ReferenceEcsFormatter)> {
     all
 }
 
-fn assert_identical(layouts: &[(String, EcsFormatter, ReferenceEcsFormatter)], ev: &AcceptedEvent) {
+fn assert_identical(layouts: &[(String, Layout, ReferenceEcsLayout)], ev: &AcceptedEvent) {
     let (mut a, mut b) = (Vec::new(), Vec::new());
-    for (name, fast, reference) in layouts {
+    for (name, shipped, reference) in layouts {
         a.clear();
         b.clear();
-        let fa = fast.format(ev, &mut a);
+        let fa = shipped.format(ev, &mut a);
         let fb = reference.format(ev, &mut b);
         assert_eq!(
             fa,
@@ -230,7 +237,7 @@ fn assert_identical(layouts: &[(String, EcsFormatter, ReferenceEcsFormatter)], e
         );
         assert!(
             a == b,
-            "output differs under {name} for {:?}:\n fast      {}\n reference {}",
+            "output differs under {name} for {:?}:\n shipped   {}\n reference {}",
             String::from_utf8_lossy(&ev.json),
             String::from_utf8_lossy(&a),
             String::from_utf8_lossy(&b)

@@ -2,7 +2,7 @@
 //! which this project's machines cannot install, so this test derives a large,
 //! deterministic set of inputs from a seed corpus (bit flips, byte insertions,
 //! truncations, splices, nesting bombs) and feeds them to the configuration
-//! parser, to emit_json's validation and to the worker's formatters, through
+//! parser, to emit_json's validation and to the worker's layouts, through
 //! the C ABI too. The property: no panic, no crash, and every accepted event
 //! formats into valid JSON. Inputs that once broke something live in
 //! tests/corpus/ and run first.
@@ -17,7 +17,7 @@ use std::sync::Arc;
 #[path = "reference/validate_v1.rs"]
 mod reference;
 
-#[path = "reference/ecs_v1.rs"]
+#[path = "reference/ecs.rs"]
 mod ecs_reference;
 
 /// xorshift64*: reproducible, good enough to pick mutations.
@@ -165,7 +165,7 @@ fn emit_validation_and_formatting_never_panic_and_emit_valid_json() {
         .iter()
         .map(|c| Layout::new(c, "host", "prog"))
         .collect();
-    // The fast ECS layout and the first, tree-building one: the same bytes.
+    // The shipped ECS layout and its independent definition: the same bytes.
     let ecs_pairs: Vec<_> = [
         r#"{"host":"h","formatter":"ecs"}"#,
         r#"{"host":"h","formatter":"ecs","ensure_ascii":false,"extra":{"logger_name":"s","app":{"b":1,"a":2}}}"#,
@@ -176,8 +176,8 @@ fn emit_validation_and_formatting_never_panic_and_emit_valid_json() {
     .map(|text| {
         let config = Config::from_json(text.as_bytes()).unwrap();
         (
-            logstash_async::layout::ecs::EcsFormatter::new(&config, "host", "prog"),
-            ecs_reference::ReferenceEcsFormatter::new(&config, "host", "prog"),
+            Layout::new(&config, "host", "prog"),
+            ecs_reference::ReferenceEcsLayout::new(&config, "host", "prog"),
         )
     })
     .collect();
@@ -213,14 +213,14 @@ fn emit_validation_and_formatting_never_panic_and_emit_valid_json() {
             thread_name: thread.clone(),
             json: input.clone().into(),
         };
-        for (fast, reference) in &ecs_pairs {
+        for (shipped, reference) in &ecs_pairs {
             out.clear();
             expected.clear();
-            let got = fast.format(&event, &mut out);
+            let got = shipped.format(&event, &mut out);
             let want = reference.format(&event, &mut expected);
             assert!(
                 got == want && out == expected,
-                "the ECS layout differs from the reference on {:?}:\n fast      {}\n reference {}",
+                "the ECS layout differs from the reference on {:?}:\n shipped   {}\n reference {}",
                 String::from_utf8_lossy(input),
                 String::from_utf8_lossy(&out),
                 String::from_utf8_lossy(&expected)
@@ -263,7 +263,7 @@ fn emit_validation_and_formatting_never_panic_and_emit_valid_json() {
     }
     assert!(
         accepted > seeds.len() / 2,
-        "enough mutated events are valid to exercise the formatters"
+        "enough mutated events are valid to exercise the layouts"
     );
 }
 

@@ -1,6 +1,6 @@
 //! One pass over JSON text that checks everything emit promises about an
 //! event, and hands the members of a top-level object to the caller on the
-//! way (the formatter splits an event with it; emit only checks).
+//! way (the layouts split an event with it; emit only checks).
 //!
 //! It accepts exactly what serde_json's parser accepts (RFC 8259: no trailing
 //! commas, no leading zeros, no control characters in strings, whitespace
@@ -13,6 +13,7 @@
 //! It never recurses (a 1 MB `[[[[...` costs no stack) and never allocates.
 
 use super::MAX_DEPTH;
+use std::borrow::Cow;
 
 /// Why a text was refused (the caller reports them all as invalid JSON).
 #[derive(Debug, PartialEq, Eq)]
@@ -32,6 +33,18 @@ impl<'a> Member<'a> {
     /// The key between its quotes.
     pub fn key(&self) -> &'a str {
         &self.key_json[1..self.key_json.len() - 1]
+    }
+
+    /// The key as a JSON parser reads it: borrowed unless it holds escapes
+    /// (then decoded; None if that fails, which the scan's check rules out).
+    pub fn decoded_key(&self) -> Option<Cow<'a, str>> {
+        if self.key_escaped {
+            serde_json::from_str::<String>(self.key_json)
+                .ok()
+                .map(Cow::Owned)
+        } else {
+            Some(Cow::Borrowed(self.key()))
+        }
     }
 }
 

@@ -2,6 +2,11 @@
 //! syntax check, then a scan for depth, unpaired surrogate escapes and numbers
 //! beyond f64), kept as the oracle that tests/fuzz.rs compares the one-pass
 //! scanner of src/event/scan.rs with.
+//!
+//! It is no copy of shipped code: the library no longer has this algorithm.
+//! The grammar is serde_json's parser here and a hand-written state machine
+//! in scan.rs; only the three extra refusals (depth, lone surrogates, f64
+//! range) are checked by both, in different ways.
 
 use logstash_async::event::MAX_DEPTH;
 use logstash_async::ResultCode;

@@ -1,21 +1,24 @@
 //! Whether a value's JSON text, as it stood in an event, is already exactly
-//! what serde_json writes for the value it parses into, so that the ECS
-//! layout may copy it instead of parsing and serialising it again (which
-//! the first, tree-building layout did for every value).
+//! what the ECS layout writes for it (serde_json's text of the value it
+//! parses into, dotted names expanded), so that the one-pass writer may copy
+//! it instead of parsing and serialising it again.
 //!
 //! serde_json writes strings with only `"`, `\` and control characters
 //! escaped (`\b \f \n \r \t`, the others as `\u00xx`), integers as digits
 //! (`-0` and anything beyond u64/i64 become floats), floats in its own
 //! shortest form, and objects with keys sorted, unique and no whitespace.
-//! The check is conservative: a text it refuses is simply serialised again.
+//! The check is conservative: a text it refuses (a key with a dot among
+//! them) is simply parsed, expanded and serialised again.
 
+use super::dotted::expand;
 use std::io::Write;
 
 /// Deepest container the check follows; deeper values are serialised again.
 const MAX_CHECKED_DEPTH: usize = 16;
 
-/// Appends `raw` (a value's text from a validated event) as serde_json
-/// would write the value it parses into.
+/// Appends `raw` (a value's text from a validated event) as the layout
+/// writes it: serde_json's text of its value, dotted names expanded.
+#[inline]
 pub(super) fn write_value(out: &mut Vec<u8>, raw: &str) {
     if is_canonical(raw) {
         out.extend_from_slice(raw.as_bytes());
@@ -27,7 +30,7 @@ pub(super) fn write_value(out: &mut Vec<u8>, raw: &str) {
 fn reserialise(out: &mut Vec<u8>, raw: &str) {
     match serde_json::from_str::<serde_json::Value>(raw) {
         Ok(v) => {
-            let _ = serde_json::to_writer(&mut *out, &v);
+            let _ = serde_json::to_writer(&mut *out, &expand(v));
         }
         // Unreachable for validated events; keep the text rather than lose it.
         Err(_) => {
@@ -36,7 +39,8 @@ fn reserialise(out: &mut Vec<u8>, raw: &str) {
     }
 }
 
-/// Whether serde_json would write `raw` unchanged.
+/// Whether the layout would write `raw` unchanged.
+#[inline]
 pub(super) fn is_canonical(raw: &str) -> bool {
     let b = raw.as_bytes();
     match b.first() {
@@ -89,9 +93,9 @@ fn integer_end(b: &[u8], i: usize) -> Option<usize> {
 }
 
 /// The end of the canonical array or object starting at b[i], if it is one:
-/// no whitespace, canonical members, object keys without escapes in strictly
-/// increasing byte order (serde_json's map sorts them and keeps the last of
-/// duplicates).
+/// no whitespace, canonical members, object keys without escapes or dots in
+/// strictly increasing byte order (serde_json's map sorts them and keeps the
+/// last of duplicates).
 fn container_end(b: &[u8], i: usize) -> Option<usize> {
     container_at_depth(b, i, 1)
 }
@@ -114,7 +118,9 @@ fn container_at_depth(b: &[u8], i: usize, depth: usize) -> Option<usize> {
             }
             let end = string_end(b, i)?;
             let key = &b[i + 1..end - 1];
-            if key.contains(&b'\\') || previous_key.is_some_and(|p| p >= key) {
+            if key.iter().any(|&c| c == b'\\' || c == b'.')
+                || previous_key.is_some_and(|p| p >= key)
+            {
                 return None;
             }
             previous_key = Some(key);
@@ -193,6 +199,8 @@ mod tests {
             r#"[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]"#,
             "{\"\u{e9}\":1,\"z\":2}",
             "{\"z\":1,\"\u{e9}\":2}",
+            r#"{"a.b":1}"#,
+            r#"[{"x":{"a..b":1,"c.d":[{"e.f":2}]}}]"#,
         ];
         for raw in cases {
             let same = reserialised(raw) == raw;
@@ -207,6 +215,9 @@ mod tests {
             write_value(&mut out, raw);
             assert_eq!(String::from_utf8(out).unwrap(), reserialised(raw), "{raw}");
         }
+        let mut out = Vec::new();
+        write_value(&mut out, r#"{"a.b":1,"a..b":2}"#);
+        assert_eq!(String::from_utf8(out).unwrap(), r#"{"a":{"b":1},"a..b":2}"#);
         for raw in [
             r#""plain""#,
             "7",
