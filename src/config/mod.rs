@@ -21,7 +21,7 @@ mod transport;
 mod worker;
 
 pub use endpoint::Endpoint;
-pub use http::{HttpOptions, Secret, DEFAULT_MAX_CONTENT_LENGTH};
+pub use http::{Compression, HttpOptions, Secret, DEFAULT_MAX_CONTENT_LENGTH};
 pub use layout::LayoutKind;
 pub use limits::{OverflowPolicy, DEFAULT_MAX_EVENT_BYTES, MAX_MAX_EVENT_BYTES};
 pub use tls::TlsOptions;
@@ -47,6 +47,8 @@ pub struct Config {
     pub compression_level: u32,
     /// Most events in one beats window.
     pub beats_window_size: usize,
+    /// Beats windows awaiting their ACK per connection.
+    pub beats_pipelining: usize,
     /// How long a beats window may wait for an acknowledgement (keepalives restart it).
     pub beats_ack_timeout: Duration,
     pub tls: TlsOptions,
@@ -143,11 +145,12 @@ impl Config {
 type Rule = fn(&mut Config, &Map<String, Value>) -> Result<(), String>;
 
 /// The rules, in the order they are checked.
-const RULES: [Rule; 7] = [
+const RULES: [Rule; 8] = [
     beats::default_port,
     endpoint::resolve_hosts,
     transport::check_backoff,
     tls::check_transport,
+    beats::check_transport,
     http::check_transport,
     http::check_credentials,
     tls::check_client_certificate,

@@ -223,28 +223,34 @@ impl Backlog {
         self.finish_chunks(&ids);
     }
 
-    /// After a partial delivery: the chunk keeps only the events not yet
-    /// delivered. `rejected` of the first `delivered` were refused, not delivered.
-    pub fn keep_undelivered(&mut self, chunk: &Chunk, delivered: u32, rejected: u32) {
-        let mut tail = Vec::new();
+    /// After a part of a chunk was finished (delivered, or refused and
+    /// counted): its row keeps only the other events. `finished`: sorted
+    /// ranges [a, b) of event indexes.
+    pub fn keep_unfinished(&mut self, chunk: &Chunk, finished: &[(u32, u32)]) {
+        let mut rest = Vec::new();
         let mut count = 0u32;
-        for event in chunk.events().skip(delivered as usize) {
-            tail.extend_from_slice(event);
-            tail.push(b'\n');
+        let mut ranges = finished.iter().peekable();
+        for (i, event) in (0u32..).zip(chunk.events()) {
+            while ranges.peek().is_some_and(|r| r.1 <= i) {
+                ranges.next();
+            }
+            if ranges.peek().is_some_and(|r| r.0 <= i) {
+                continue;
+            }
+            rest.extend_from_slice(event);
+            rest.push(b'\n');
             count += 1;
         }
-        if let Err(e) = self.buffer.replace(chunk.id, &tail, count) {
+        if let Err(e) = self.buffer.replace(chunk.id, &rest, count) {
             self.shared.database_error("record a partial delivery", &e);
             return;
         }
-        let rejected = rejected.min(delivered);
-        let counters = &self.shared.counters;
-        Counters::add(&counters.dropped_undeliverable, u64::from(rejected));
-        Counters::add(&counters.sent, u64::from(delivered - rejected));
-        self.events = self.events.saturating_sub(u64::from(delivered));
+        self.events = self
+            .events
+            .saturating_sub(u64::from(chunk.count.saturating_sub(count)));
         self.bytes = self
             .bytes
-            .saturating_sub((chunk.lines.len() - tail.len()) as u64);
+            .saturating_sub((chunk.lines.len() - rest.len()) as u64);
         self.publish();
     }
 
