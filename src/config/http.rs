@@ -98,9 +98,11 @@ pub(super) const OPTIONS: &[ConfigOption] = &[
         c.http.compression = match string(k, v)?.as_str() {
             "none" => Compression::None,
             "gzip" => Compression::Gzip,
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "http_compression: unknown compression \"{other}\" (expected \"none\" or \"gzip\")"
-            )),
+            ))
+            }
         };
         Ok(())
     }),

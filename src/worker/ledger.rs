@@ -31,6 +31,8 @@ pub struct Ledger {
     /// The batches the transport holds, by ticket.
     in_flight: HashMap<u64, Vec<Part>>,
     in_flight_events: u64,
+    /// Parts in those batches, by chunk id (such chunks cannot be removed).
+    in_batches: HashMap<i64, u32>,
     /// The chunk handed out in part, and where its rest starts.
     open: Option<Cursor>,
     /// The highest chunk id handed out (in whole or in part): later chunks
@@ -149,14 +151,29 @@ fn whole(chunk: &Arc<Chunk>, next: u32, at: usize) -> Part {
 }
 
 impl Ledger {
-    /// The highest chunk id handed out: later ones are untouched.
-    pub fn sent_through(&self) -> i64 {
-        self.sent_through
+    /// Whether chunk `id` may be removed from the buffer: None while a
+    /// batch holds some of its events, else how many are finished.
+    pub fn removable(&self, id: i64) -> Option<u32> {
+        if self.in_batches.contains_key(&id) {
+            return None;
+        }
+        Some(self.touched.get(&id).map_or(0, |t| t.finished))
     }
 
-    /// The oldest chunk id with events not finished that were handed out.
-    pub fn oldest_touched(&self) -> Option<i64> {
-        self.touched.keys().next().copied()
+    /// Chunks removed from the buffer (evicted, expired; none in a batch):
+    /// their events are not sent any more.
+    pub fn drop_chunks(&mut self, ids: &[i64]) {
+        for id in ids {
+            if let Some(t) = self.touched.remove(id) {
+                self.settled -= u64::from(t.finished);
+            }
+            if self.open.as_ref().is_some_and(|c| c.chunk.id == *id) {
+                self.open = None;
+            }
+        }
+        if !self.retry.is_empty() {
+            self.retry.retain(|(id, _), _| !ids.contains(id));
+        }
     }
 
     /// Whether the transport holds batches.
@@ -240,6 +257,9 @@ impl Ledger {
         self.last_ticket += 1;
         let ticket = self.last_ticket;
         self.in_flight_events += u64::from(fill.events);
+        for part in &fill.parts {
+            *self.in_batches.entry(part.chunk.id).or_default() += 1;
+        }
         self.in_flight.insert(ticket, fill.parts.clone());
         Ok(Some(Batch {
             ticket,
@@ -311,6 +331,15 @@ impl Ledger {
         let parts = self.in_flight.remove(&ticket)?;
         let events: u64 = parts.iter().map(|p| u64::from(p.count)).sum();
         self.in_flight_events -= events;
+        for part in &parts {
+            let id = part.chunk.id;
+            match self.in_batches.get_mut(&id) {
+                Some(n) if *n > 1 => *n -= 1,
+                _ => {
+                    self.in_batches.remove(&id);
+                }
+            }
+        }
         Some(parts)
     }
 

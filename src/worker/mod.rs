@@ -119,7 +119,10 @@ impl Worker {
                 self.ingest(true);
                 self.schedule.ingested();
             }
-            self.backlog.expire_due(now, self.window.oldest_in_flight());
+            let expired = self
+                .backlog
+                .expire_due(now, &|id| self.window.removable(id));
+            self.window.removed(&expired);
             if self.recovery.retry_due(now, self.window.has_in_flight()) {
                 self.retry_file();
             }
@@ -190,7 +193,10 @@ impl Worker {
         let Some(mut rows) = group.take_rows() else {
             return true;
         };
-        self.backlog.admit(&mut rows, self.window.sent_through());
+        let evicted = self
+            .backlog
+            .admit(&mut rows, &|id| self.window.removable(id));
+        self.window.removed(&evicted);
         if rows.is_empty() {
             return true;
         }

@@ -83,14 +83,15 @@ impl SendWindow {
         }
     }
 
-    /// Highest chunk id handed to the transport: later ones are untouched.
-    pub fn sent_through(&self) -> i64 {
-        self.ledger.sent_through()
+    /// Whether chunk `id` may be removed (evicted, expired): None while the
+    /// transport holds some of its events, else how many are finished.
+    pub fn removable(&self, id: i64) -> Option<u32> {
+        self.ledger.removable(id)
     }
 
-    /// The oldest chunk id with events handed out and not finished.
-    pub fn oldest_in_flight(&self) -> Option<i64> {
-        self.ledger.oldest_touched()
+    /// Chunks were removed from the buffer (evicted, expired).
+    pub fn removed(&mut self, ids: &[i64]) {
+        self.ledger.drop_chunks(ids);
     }
 
     /// Whether the transport holds batches.

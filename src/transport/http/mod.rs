@@ -31,7 +31,7 @@ use std::time::Instant;
 /// Most events in one request: bounds a request's memory and latency when
 /// `max_content_length` is large (100 MiB by default). Filebeat's Logstash
 /// output sends at most 2,048 events per batch as well.
-pub const MAX_REQUEST_EVENTS: u32 = 2048;
+const MAX_REQUEST_EVENTS: u32 = 2048;
 
 pub struct HttpTransport {
     hosts: HostSet,

@@ -55,16 +55,17 @@ fn batches_span_chunks_and_chunks_span_batches() {
     assert_eq!(names(&b), ["2.2", "3.0", "3.1", "3.2"]);
     assert!(ledger.build(cap(5), &mut source).unwrap().is_none());
     assert_eq!(ledger.unsent(9), 0);
-    assert_eq!(ledger.sent_through(), 3);
+    assert_eq!(ledger.sent_through, 3);
     // Out of order: the second batch first.
     assert_eq!(ledger.done(b.ticket), Some(4));
     assert_eq!(ids(&ledger.take_finished()), [3]);
-    assert_eq!(ledger.oldest_touched(), Some(1));
+    assert_eq!(ledger.removable(1), None, "batch a holds it");
+    assert_eq!(ledger.removable(3), Some(0));
     assert_eq!(ledger.done(a.ticket), Some(5));
     assert_eq!(ids(&ledger.take_finished()), [1, 2]);
     assert_eq!(ledger.done(a.ticket), None, "reported twice");
     assert!(!ledger.has_batches());
-    assert_eq!(ledger.oldest_touched(), None);
+    assert!(ledger.touched.is_empty() && ledger.in_batches.is_empty());
 }
 
 #[test]
@@ -135,7 +136,7 @@ fn forgetting_ignores_later_outcomes_and_keeps_tickets_growing() {
     let a = ledger.build(cap(3), &mut source).unwrap().unwrap();
     ledger.forget();
     assert_eq!(ledger.done(a.ticket), None);
-    assert_eq!(ledger.sent_through(), 0);
+    assert_eq!(ledger.sent_through, 0);
     let mut source = Source::new(&fetch);
     let b = ledger.build(cap(3), &mut source).unwrap().unwrap();
     assert!(b.ticket > a.ticket);
@@ -153,4 +154,25 @@ fn ranges_merge() {
     assert_eq!(r, [(0, 6), (8, 9)]);
     add_range(&mut r, 6, 8);
     assert_eq!(r, [(0, 9)]);
+}
+
+#[test]
+fn chunks_not_in_a_batch_can_be_removed_with_their_retries() {
+    let fetch = fetcher(chunks(3, 4));
+    let mut source = Source::new(&fetch);
+    let mut ledger = Ledger::default();
+    let a = ledger.build(cap(6), &mut source).unwrap().unwrap();
+    assert_eq!(ledger.removable(2), None);
+    assert_eq!(ledger.returned(a.ticket, 5), Some(1));
+    assert_eq!(ids(&ledger.take_finished()), [1]);
+    assert_eq!(
+        ledger.removable(2),
+        Some(1),
+        "2.0 is finished, 2.1 to resend"
+    );
+    // Chunk 2 expires: 2.1 and the rest of it (the cursor) are not sent.
+    ledger.drop_chunks(&[2]);
+    assert_eq!(ledger.unsent(4), 4, "chunk 3 only");
+    let b = ledger.build(cap(10), &mut source).unwrap().unwrap();
+    assert_eq!(names(&b), ["3.0", "3.1", "3.2", "3.3"]);
 }
