@@ -51,6 +51,9 @@ pub const WRITE_SLICE: Duration = Duration::from_millis(20);
 pub const MAX_PENDING_OUTPUT: usize = 4 << 20;
 /// The largest batch: one write, confirmed as a whole.
 const MAX_BATCH_BYTES: usize = 1 << 20;
+/// The largest batch with `loadbalance`: each goes to one host, so smaller
+/// batches spread the load evenly.
+const MAX_SPREAD_BATCH_BYTES: usize = 64 << 10;
 /// How often written-but-unconfirmed data is looked at again.
 const CONFIRM_POLL: Duration = Duration::from_millis(20);
 
@@ -212,9 +215,14 @@ impl Transport for TcpTransport {
             .iter()
             .flatten()
             .all(|l| l.pending_output() < MAX_PENDING_OUTPUT);
+        let max_bytes = if self.hosts.loadbalance() {
+            MAX_SPREAD_BATCH_BYTES
+        } else {
+            MAX_BATCH_BYTES
+        };
         ready.then_some(Capacity {
             max_events: u32::MAX,
-            max_bytes: MAX_BATCH_BYTES,
+            max_bytes,
         })
     }
 
