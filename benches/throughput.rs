@@ -8,7 +8,14 @@
 //! the scenario's. Figures vary with the machine: compare the ratios to the raw
 //! ceiling, which are measured in the same run.
 //!
-//! Environment: BENCH_EVENTS (default 1000000) events per end-to-end scenario.
+//! The acknowledged transports' scenarios (Beats and HTTP, receivers that
+//! answer at once or after 20 ms, what the Lumberjack server alone decodes)
+//! are in `acked/`.
+//!
+//! Environment: BENCH_EVENTS (default 1000000) events per end-to-end
+//! scenario; BENCH_C_PRODUCER, BENCH_OLD_LIB: see `acked/mod.rs`.
+
+mod acked;
 
 use logstash_async::Client;
 use std::io::{Read, Write};
@@ -511,7 +518,7 @@ fn scenario(name: &str, n: u64) -> Vec<Row> {
                 String::new(),
             )]
         }
-        other => panic!("unknown scenario {other}"),
+        other => acked::scenario(other, n).unwrap_or_else(|| panic!("unknown scenario {other}")),
     };
     let _ = std::fs::remove_dir_all(&dir);
     rows
@@ -559,7 +566,7 @@ fn main() {
         "validate",
     ];
     let mut rows: Vec<(String, f64, String, String)> = Vec::new();
-    for name in names {
+    for name in names.into_iter().chain(acked::SCENARIOS) {
         if !only.is_empty() && !only.iter().any(|o| o.as_str() == name) {
             continue;
         }
