@@ -13,7 +13,7 @@
 
 pub mod receivers;
 
-use super::{event, Row};
+use super::{event, thread_cpu_seconds, Row};
 use logstash_async::lumberjack::{decode_ack, WindowEncoder};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -27,6 +27,9 @@ pub const SCENARIOS: [&str; 5] = ["decode", "beats", "beats-20ms", "http", "http
 /// What one producer run measured.
 struct Produced {
     rate: f64,
+    /// CPU per event of the worker and of the transport's threads (the
+    /// Rust producer only: the C one runs in another process).
+    cpu_ns: Option<(f64, f64)>,
     p99_us: f64,
     max_us: f64,
     refused: u64,
@@ -84,6 +87,11 @@ fn note(p: &Produced) -> String {
     if p.refused > 0 {
         note.push_str(&format!(", {} refused", p.refused));
     }
+    if let Some((worker, transport)) = p.cpu_ns {
+        note.push_str(&format!(
+            "; CPU/event: worker {worker:.0} ns, transport threads {transport:.0} ns"
+        ));
+    }
     if !p.ok {
         note.push_str(", INCOMPLETE");
     }
@@ -133,6 +141,7 @@ fn run_c(program: &str, lib_dir: Option<&str>, config: &str, n: u64) -> Produced
     }
     Produced {
         rate: n as f64 / field("seconds"),
+        cpu_ns: None,
         p99_us: field("p99_us"),
         max_us: field("max_us"),
         refused: field("refused") as u64,
@@ -153,10 +162,14 @@ fn run_rust(config: &str, n: u64) -> Produced {
     }
     let ok = client.flush(Duration::from_secs(600)).is_ok();
     let rate = n as f64 / started.elapsed().as_secs_f64();
+    let per_event = |name| thread_cpu_seconds(name) * 1e9 / n as f64;
+    let transport = per_event("logstash-beats") + per_event("logstash-http");
+    let cpu_ns = Some((per_event("logstash-async"), transport));
     let _ = client.shutdown(Duration::from_secs(5));
     samples.sort_unstable();
     Produced {
         rate,
+        cpu_ns,
         p99_us: samples[samples.len() * 99 / 100] as f64 / 1e3,
         max_us: *samples.last().unwrap() as f64 / 1e3,
         refused,

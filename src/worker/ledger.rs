@@ -19,8 +19,11 @@ use crate::transport::{Batch, Capacity, Part};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
-/// Chunks fetched from the buffer per query while building batches.
-const FETCH_CHUNKS: usize = 64;
+/// Chunks fetched from the buffer per query while building batches: few at
+/// first (a turn may need only one; rows read back from SQLite and not used
+/// are read again next turn), doubling while a turn needs more.
+const FETCH_FIRST: usize = 4;
+const FETCH_MOST: usize = 64;
 
 #[derive(Default)]
 pub struct Ledger {
@@ -69,6 +72,7 @@ pub type Fetch<'a> = dyn Fn(i64, usize) -> buffer::Result<Vec<Arc<Chunk>>> + 'a;
 pub struct Source<'a> {
     fetch: &'a Fetch<'a>,
     ahead: VecDeque<Arc<Chunk>>,
+    next_fetch: usize,
 }
 
 impl<'a> Source<'a> {
@@ -76,12 +80,14 @@ impl<'a> Source<'a> {
         Source {
             fetch,
             ahead: VecDeque::new(),
+            next_fetch: FETCH_FIRST,
         }
     }
 
     fn next(&mut self, after_id: i64) -> buffer::Result<Option<Arc<Chunk>>> {
         if self.ahead.is_empty() {
-            self.ahead = (self.fetch)(after_id, FETCH_CHUNKS)?.into();
+            self.ahead = (self.fetch)(after_id, self.next_fetch)?.into();
+            self.next_fetch = (self.next_fetch * 2).min(FETCH_MOST);
         }
         Ok(self.ahead.pop_front())
     }
