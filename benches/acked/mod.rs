@@ -1,8 +1,9 @@
 //! Acknowledged delivery (issue 16): one producer emits BENCH_EVENTS
 //! 200-byte events into a `:memory:` buffer with `overflow_policy` "block"
 //! (default options otherwise), to a Beats or HTTP receiver that answers at
-//! once or after 20 ms; the rate runs from the first emit to the return of
-//! the flush (every event acknowledged). The producer is the C program
+//! once or after 20 ms (and, for comparison, to a TCP line counter); the
+//! rate runs from the first emit to the return of the flush (every event
+//! acknowledged). The producer is the C program
 //! benches/c/producer.c when scripts/bench.sh built it (BENCH_C_PRODUCER),
 //! else the same loop in Rust. With BENCH_OLD_LIB (a directory holding
 //! another build of liblogstash_async.so) the C producer runs against that
@@ -22,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub const SCENARIOS: [&str; 5] = ["decode", "beats", "beats-20ms", "http", "http-20ms"];
+pub const SCENARIOS: [&str; 6] = ["decode", "tcp", "beats", "beats-20ms", "http", "http-20ms"];
 
 /// What one producer run measured.
 struct Produced {
@@ -41,6 +42,7 @@ pub fn scenario(name: &str, n: u64) -> Option<Vec<Row>> {
         return Some(vec![decode(n)]);
     }
     let (transport, delay) = match name {
+        "tcp" => ("tcp", Duration::ZERO),
         "beats" => ("beats", Duration::ZERO),
         "beats-20ms" => ("beats", Duration::from_millis(20)),
         "http" => ("http", Duration::ZERO),
@@ -105,10 +107,10 @@ fn run(
     c_producer: Option<&str>,
     lib_dir: Option<&str>,
 ) -> Produced {
-    let (port, counts) = if transport == "beats" {
-        receivers::lumberjack(delay)
-    } else {
-        receivers::http(delay)
+    let (port, counts) = match transport {
+        "beats" => receivers::lumberjack(delay),
+        "http" => receivers::http(delay),
+        _ => receivers::lines(),
     };
     let config = format!(
         r#"{{"host":"127.0.0.1","port":{port},"transport":"{transport}","overflow_policy":"block","stderr_errors":false}}"#

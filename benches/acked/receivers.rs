@@ -1,9 +1,10 @@
-//! The benchmark's acknowledging receivers on loopback, lean enough not to
-//! be the bottleneck of what they measure: a Lumberjack v2 server (the
-//! library's own decoder, as the tests' server; it counts events instead of
-//! parsing them) and an HTTP/1.1 server that counts the events of each
-//! body. Each answers at once or after a fixed delay while it goes on
-//! reading (a receiver in another zone), and counts what it acknowledged.
+//! The benchmark's receivers on loopback, lean enough not to be the
+//! bottleneck of what they measure: a Lumberjack v2 server (the library's
+//! own decoder, as the tests' server; it counts events instead of parsing
+//! them) and an HTTP/1.1 server that counts the events of each body, each
+//! answering at once or after a fixed delay while it goes on reading (a
+//! receiver in another zone), and counting what it acknowledged; and a TCP
+//! line counter for comparison.
 
 use logstash_async::lumberjack::{encode_ack, Decoder, Frame};
 use std::io::{Read, Write};
@@ -153,6 +154,32 @@ pub fn http(delay: Duration) -> (u16, Counts) {
             match stream.read(&mut chunk) {
                 Ok(0) => return,
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => return,
+            }
+        }
+    })
+}
+
+/// A TCP receiver counting lines (it acknowledges nothing: `acked` counts
+/// what it read).
+pub fn lines() -> (u16, Counts) {
+    serve(|mut stream, counts| {
+        stream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let mut buf = vec![0u8; 1 << 20];
+        while !counts.stop.load(Ordering::Relaxed) {
+            match stream.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    let lines = memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+                    counts.acked.fetch_add(lines, Ordering::Relaxed);
+                }
                 Err(e)
                     if matches!(
                         e.kind(),

@@ -60,10 +60,6 @@ impl Interrupter {
     pub fn clear_all(&self) {
         self.0.lock().fds.clear();
     }
-
-    pub fn interrupted(&self) -> bool {
-        self.0.lock().interrupted
-    }
 }
 
 impl InterruptSlot {

@@ -36,9 +36,14 @@ pub enum Report {
         message: String,
         cut: Vec<Cut>,
     },
-    /// The thread ended with nothing out (told to finish, or the receiver
-    /// closed an idle connection).
-    Ended { link: u64, host: usize },
+    /// The thread ended with no window awaiting its ACK (told to finish, or
+    /// the receiver closed an idle connection); `unsent`: windows handed
+    /// over meanwhile and never written (to send again).
+    Ended {
+        link: u64,
+        host: usize,
+        unsent: Vec<u64>,
+    },
 }
 
 /// A window cut short: its first `acked` events were acknowledged.
@@ -107,6 +112,7 @@ impl Link {
             End::Quiet => Report::Ended {
                 link: self.id,
                 host: self.host,
+                unsent: self.mailbox.close().iter().map(|w| w.ticket).collect(),
             },
             End::Failed(message) => {
                 let mut cut: Vec<Cut> = session
@@ -175,7 +181,6 @@ impl Link {
                         if s.awaiting.is_empty() {
                             // An idle connection closed by the receiver
                             // (its inactivity timeout): nothing is lost.
-                            self.mailbox.close();
                             return End::Quiet;
                         }
                         return End::Failed(s.lost("connection closed by the receiver"));

@@ -214,7 +214,13 @@ impl BeatsTransport {
                 e.another_host_ready = self.hosts.other_healthy(host, now);
                 self.outcomes.push(Outcome::Failed(e));
             }
-            Report::Ended { link, host } => self.ended(host, link),
+            Report::Ended { link, host, unsent } => {
+                self.ended(host, link);
+                for ticket in unsent {
+                    self.out.remove(&ticket);
+                    self.outcomes.push(Outcome::unsent(ticket));
+                }
+            }
         }
     }
 

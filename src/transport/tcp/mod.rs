@@ -47,7 +47,7 @@ pub use link::{CONFIRM_BYTES, CONFIRM_DELAY};
 
 /// The longest one write may block the worker.
 pub const WRITE_SLICE: Duration = Duration::from_millis(20);
-/// Unwritten bytes beyond which the transport takes no new batch (backpressure).
+/// Unwritten bytes beyond which the transport takes no new chunk (backpressure).
 pub const MAX_PENDING_OUTPUT: usize = 4 << 20;
 /// The largest batch: one write, confirmed as a whole.
 const MAX_BATCH_BYTES: usize = 1 << 20;
