@@ -526,3 +526,29 @@ fn a_receiver_restarted_mid_stream_loses_nothing() {
     );
     assert_eq!(client.shutdown(LONG), Ok(()));
 }
+
+#[test]
+fn answers_seconds_late_neither_overflow_the_queue_nor_hold_up_shutdown() {
+    let server = HttpServer::start_with(HttpBehaviour {
+        delay: Duration::from_secs(3),
+        ..HttpBehaviour::default()
+    });
+    let client = http_client(
+        &server,
+        json!({"max_queue_events": 20_000, "stderr_errors": false}),
+    );
+    let started = Instant::now();
+    for burst in 0..50u64 {
+        emit_seq(&client, burst * 1_000..(burst + 1) * 1_000);
+        // 1,000 events every 40 ms: 25k events/s.
+        let next = started + Duration::from_millis(40 * (burst + 1));
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    assert_eq!(client.stats().dropped_queue_full, 0);
+    assert!(support::wait_until(LONG, || client.stats().buffered == 50_000));
+    assert!(server.max_in_flight() >= 2, "requests went out meanwhile");
+    let started = Instant::now();
+    assert_ne!(client.shutdown(Duration::from_millis(300)), Ok(()));
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(300 + 250 + 200), "{took:?}");
+}
