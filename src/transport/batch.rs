@@ -34,8 +34,13 @@ impl Part {
     /// Splits after `n` events (0 < n < count): the part keeps the first
     /// `n`, the rest is returned.
     pub fn split_off(&mut self, n: u32) -> Part {
-        debug_assert!(n > 0 && n < self.count);
         let cut = event_end(&self.chunk.lines, self.start, n);
+        self.split_at(n, cut)
+    }
+
+    /// `split_off` where the `n`th event ends at byte `cut` (known already).
+    pub fn split_at(&mut self, n: u32, cut: usize) -> Part {
+        debug_assert!(n > 0 && n < self.count);
         let rest = Part {
             chunk: Arc::clone(&self.chunk),
             first: self.first + n,
@@ -53,12 +58,31 @@ impl Part {
 pub(crate) fn event_end(lines: &[u8], start: usize, n: u32) -> usize {
     let mut at = start;
     for _ in 0..n {
-        at += lines[at..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(lines.len() - at, |p| p + 1);
+        at += find_newline(&lines[at..]).map_or(lines.len() - at, |p| p + 1);
     }
     at
+}
+
+/// The index of the first `\n`, eight bytes at a time: a batch that ends
+/// inside a stored row is cut by scanning it (a byte at a time, that scan
+/// was a seventh of the worker's time with TCP's 256 KiB rows).
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const NEWLINES: u64 = ONES * b'\n' as u64;
+    let mut words = bytes.chunks_exact(8);
+    for (i, word) in words.by_ref().enumerate() {
+        let x = u64::from_le_bytes(word.try_into().expect("8 bytes")) ^ NEWLINES;
+        // The lowest byte of x that is zero sets the lowest flag (bytes above
+        // a zero byte may flag falsely; the lowest one is exact).
+        let zero = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zero != 0 {
+            return Some(i * 8 + (zero.trailing_zeros() / 8) as usize);
+        }
+    }
+    let tail = words.remainder();
+    let at = bytes.len() - tail.len();
+    tail.iter().position(|&b| b == b'\n').map(|p| at + p)
 }
 
 /// Events handed to a transport in one go: a Beats window, an HTTP request,
@@ -182,6 +206,21 @@ mod tests {
             first: 0,
             count,
             start: 0,
+        }
+    }
+
+    #[test]
+    fn newlines_are_found_at_every_offset() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut bytes = vec![b'x'; len];
+                bytes[at] = b'\n';
+                if at + 3 < len {
+                    bytes[at + 3] = b'\n';
+                }
+                assert_eq!(find_newline(&bytes), Some(at), "{len} {at}");
+            }
+            assert_eq!(find_newline(&vec![0x8a; len]), None);
         }
     }
 

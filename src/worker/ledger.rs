@@ -110,13 +110,13 @@ impl Fill {
         self.events >= self.cap.max_events || self.bytes >= self.cap.max_bytes
     }
 
-    /// How many of `part`'s events fit (the first event always does in an
-    /// empty batch, however large).
-    fn fitting(&self, part: &Part) -> u32 {
+    /// How many of `part`'s events fit, and where the last of them ends
+    /// (the first event always fits in an empty batch, however large).
+    fn fitting(&self, part: &Part) -> (u32, usize) {
         let room = self.cap.max_events.saturating_sub(self.events);
         let bytes = part.end - part.start;
         if part.count <= room && self.bytes + bytes <= self.cap.max_bytes {
-            return part.count;
+            return (part.count, part.end);
         }
         let lines = &part.chunk.lines;
         let (mut n, mut at) = (0, part.start);
@@ -128,17 +128,17 @@ impl Fill {
             n += 1;
             at = next;
         }
-        n
+        (n, at)
     }
 
     /// Adds the first events of `part` that fit; returns the rest (None when
     /// it all fit; the whole part when none did).
     fn take(&mut self, mut part: Part) -> Option<Part> {
-        let n = self.fitting(&part);
+        let (n, cut) = self.fitting(&part);
         if n == 0 {
             return Some(part);
         }
-        let rest = (n < part.count).then(|| part.split_off(n));
+        let rest = (n < part.count).then(|| part.split_at(n, cut));
         self.events += part.count;
         self.bytes += part.end - part.start;
         self.parts.push(part);
@@ -236,7 +236,7 @@ impl Ledger {
                 continue;
             }
             let part = whole(&chunk, 0, 0);
-            if fill.fitting(&part) == 0 {
+            if fill.fitting(&part).0 == 0 {
                 source.put_back(chunk);
                 break;
             }
