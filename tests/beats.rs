@@ -360,13 +360,7 @@ fn a_receiver_that_acks_after_seconds_does_not_make_the_queue_overflow() {
         "stderr_errors": false,
     });
     let client = beats(port, options.clone());
-    let started = Instant::now();
-    for burst in 0..50u64 {
-        emit_seq(&client, burst * 1_000..(burst + 1) * 1_000);
-        // 1,000 events every 40 ms: 25k events/s.
-        let next = started + Duration::from_millis(40 * (burst + 1));
-        std::thread::sleep(next.saturating_duration_since(Instant::now()));
-    }
+    emit_paced(&client, 50_000, 25_000);
     let stats = client.stats();
     assert_eq!(stats.dropped_queue_full, 0, "{stats:?}");
     assert!(wait_until(LONG, || client.stats().buffered == 50_000));

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use support::http_server::{Answer, HttpBehaviour, HttpServer};
 use support::pki::Pki;
 use support::{
-    assert_exactly_once, client, emit_seq, event_seqs as seqs, free_port, hosts_config, merged,
+    assert_exactly_once, client, emit_paced, emit_seq, event_seqs as seqs, free_port, hosts_config,
+    merged,
 };
 
 const LONG: Duration = Duration::from_secs(30);
@@ -485,9 +486,8 @@ fn several_hosts_failover_and_loadbalance() {
         emit_seq(&client, round * 500..round * 500 + 500);
         assert_eq!(client.flush(LONG), Ok(()));
     }
-    let (na, nb) = (a.accepted_events().len(), b.accepted_events().len());
-    assert_eq!(na + nb, 4_000);
-    assert!(na >= 500 && nb >= 500, "spread: {na} / {nb}");
+    let (na, nb) = (a.requests().len(), b.requests().len());
+    assert!(na * 3 >= nb && nb * 3 >= na, "requests spread: {na} / {nb}");
     let mut all = seqs(&a.accepted_events());
     all.extend(seqs(&b.accepted_events()));
     assert_exactly_once(&all, 4_000);
@@ -504,8 +504,7 @@ fn a_receiver_restarted_mid_stream_loses_nothing() {
     let client = http_client(&server, json!({"stderr_errors": false}));
     emit_seq(&client, 0..5_000);
     support::wait_until(LONG, || server.accepted_events().len() >= 1_000);
-    let before = seqs(&server.accepted_events());
-    drop(server);
+    let before = seqs(&server.kill());
     emit_seq(&client, 5_000..10_000);
     std::thread::sleep(Duration::from_millis(300));
     let server = HttpServer::start_on(port, HttpBehaviour::default());
@@ -537,13 +536,7 @@ fn answers_seconds_late_neither_overflow_the_queue_nor_hold_up_shutdown() {
         &server,
         json!({"max_queue_events": 20_000, "stderr_errors": false}),
     );
-    let started = Instant::now();
-    for burst in 0..50u64 {
-        emit_seq(&client, burst * 1_000..(burst + 1) * 1_000);
-        // 1,000 events every 40 ms: 25k events/s.
-        let next = started + Duration::from_millis(40 * (burst + 1));
-        std::thread::sleep(next.saturating_duration_since(Instant::now()));
-    }
+    emit_paced(&client, 50_000, 25_000);
     assert_eq!(client.stats().dropped_queue_full, 0);
     assert!(support::wait_until(LONG, || client.stats().buffered == 50_000));
     assert!(server.max_in_flight() >= 2, "requests went out meanwhile");

@@ -10,6 +10,7 @@
  *   LD_LIBRARY_PATH=target/release ./emit_latency [events]
  */
 #include "logstash_async.h"
+#include "bench_events.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -76,19 +77,9 @@ static void run(const char *label, int port, size_t n) {
     fprintf(stderr, "create: %s\n", error);
     exit(1);
   }
-  /* 1000 distinct 200-byte events, built before timing starts. */
   static char events[1000][256];
   static size_t lens[1000];
-  for (int i = 0; i < 1000; i++) {
-    int len = snprintf(events[i], sizeof events[i],
-                       "{\"message\":\"benchmark event number %10d\",\"level\":\"INFO\","
-                       "\"logger_name\":\"bench\",\"seq\":%d,\"pad\":\"",
-                       i, i);
-    while (len < 198) events[i][len++] = 'x';
-    events[i][len++] = '"';
-    events[i][len++] = '}';
-    lens[i] = (size_t)len;
-  }
+  bench_events(events, lens);
   uint64_t *samples = malloc(n * sizeof *samples);
   size_t failed = 0;
   for (size_t i = 0; i < n; i++) {

@@ -14,6 +14,7 @@
  *   LD_LIBRARY_PATH=target/release ./producer '{"host":...}' 1000000
  */
 #include "logstash_async.h"
+#include "bench_events.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -46,19 +47,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "create: %s\n", error);
     return 1;
   }
-  /* 1000 distinct 200-byte events with a sequence number, built before timing starts. */
   static char events[1000][256];
   static size_t lens[1000];
-  for (int i = 0; i < 1000; i++) {
-    int len = snprintf(events[i], sizeof events[i],
-                       "{\"message\":\"benchmark event number %10d\",\"level\":\"INFO\","
-                       "\"logger_name\":\"bench\",\"seq\":%d,\"pad\":\"",
-                       i, i);
-    while (len < 198) events[i][len++] = 'x';
-    events[i][len++] = '"';
-    events[i][len++] = '}';
-    lens[i] = (size_t)len;
-  }
+  bench_events(events, lens);
   uint64_t *samples = malloc(n * sizeof *samples);
   if (samples == NULL) return 1;
   size_t refused = 0;

@@ -3,6 +3,7 @@
 
 use super::options::{option, ConfigOption};
 use super::read::{int_in, seconds};
+use super::transport::only_with;
 use super::{Config, TransportKind};
 use serde_json::{Map, Value};
 
@@ -38,14 +39,7 @@ const BEATS_ONLY: [&str; 4] = [
 
 /// Rule: the beats options only with the beats transport.
 pub(super) fn check_transport(c: &mut Config, map: &Map<String, Value>) -> Result<(), String> {
-    if c.transport != TransportKind::Beats {
-        for key in BEATS_ONLY {
-            if map.contains_key(key) {
-                return Err(format!("{key}: only used with the beats transport"));
-            }
-        }
-    }
-    Ok(())
+    only_with(TransportKind::Beats, "beats", &BEATS_ONLY, c, map)
 }
 
 /// Rule: beats listens on 5044 unless `port` says otherwise.

@@ -4,6 +4,7 @@
 
 use super::options::{option, ConfigOption};
 use super::read::{both_or_neither, int_in, kind, opt_string, string};
+use super::transport::only_with;
 use super::{Config, TransportKind};
 use serde_json::{Map, Value};
 
@@ -150,14 +151,7 @@ fn headers(key: &str, v: &Value) -> Result<Vec<(String, String)>, String> {
 
 /// Rule: the http options only with the http transport.
 pub(super) fn check_transport(c: &mut Config, map: &Map<String, Value>) -> Result<(), String> {
-    if c.transport != TransportKind::Http {
-        for key in HTTP_ONLY {
-            if map.contains_key(key) {
-                return Err(format!("{key}: only used with the http transport"));
-            }
-        }
-    }
-    Ok(())
+    only_with(TransportKind::Http, "http", &HTTP_ONLY, c, map)
 }
 
 /// Rule: Basic authentication needs both a username (without ":") and a password.
