@@ -486,3 +486,39 @@ fn beats_options_are_refused_with_other_transports() {
     let c = logstash_async::Config::from_json(br#"{"host":"h","transport":"beats"}"#).unwrap();
     assert_eq!((c.beats_window_size, c.beats_pipelining), (2048, 2));
 }
+
+#[test]
+fn events_acknowledged_inside_a_stored_row_are_not_sent_again_by_the_next_handle() {
+    // Window 1 (16 events of the first 50-event row) is half acknowledged,
+    // then the connection closes and the receiver goes away; shutdown's last
+    // attempt fails: the row keeps only its unacknowledged events for the
+    // next handle.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.db");
+    let first = BeatsServer::start(Behaviour {
+        drop_windows: vec![(1, true)],
+        ..Behaviour::default()
+    });
+    let options = |port| {
+        json!({"database_path": db.to_str().unwrap(), "stderr_errors": false,
+               "backoff_initial": 30.0, "backoff_max": 30.0, "port": port})
+    };
+    let client = beats(first.port, options(first.port));
+    emit_seq(&client, 0..100);
+    assert!(wait_until(LONG, || client.stats().send_errors > 0));
+    assert_eq!(client.stats().sent, 8);
+    let mut all = first.kill();
+    assert_eq!(all, (0..8).collect::<Vec<_>>());
+    assert_eq!(
+        client.shutdown(Duration::from_millis(200)),
+        Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT)
+    );
+    let second = BeatsServer::start(Behaviour::default());
+    let client = beats(second.port, options(second.port));
+    wait_drained(&client, 92, LONG);
+    let again = second.acked();
+    assert_eq!(again.len(), 92, "only what was not acknowledged");
+    all.extend(again);
+    assert_exactly_once(&all, 100);
+    client.shutdown(LONG).unwrap();
+}
