@@ -8,6 +8,9 @@ use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod brokers;
+pub use brokers::{KafkaAcks, KafkaOptions, RedisOptions};
+
 /// Which wire protocol the worker speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportKind {
@@ -21,6 +24,10 @@ pub enum TransportKind {
     Http,
     /// The host's own delivery function (`logstash_async_create_with_transport`).
     Custom,
+    /// Each event a message of a Kafka topic (librdkafka), acknowledged by the brokers.
+    Kafka,
+    /// RPUSH of each event to a Redis list (Logstash's redis input, `data_type => "list"`).
+    Redis,
 }
 
 /// Which event layout the worker writes.
@@ -115,7 +122,11 @@ pub struct Config {
     /// How long a beats window may wait for an acknowledgement (keepalives restart it).
     pub beats_ack_timeout: Duration,
     pub tls: TlsOptions,
+    /// `username`/`password` live here; the kafka (SASL/PLAIN) and redis
+    /// (AUTH) transports use them too.
     pub http: HttpOptions,
+    pub kafka: KafkaOptions,
+    pub redis: RedisOptions,
     pub formatter: FormatterKind,
     /// `None` means `:memory:`.
     pub database_path: Option<PathBuf>,
@@ -173,6 +184,8 @@ impl Config {
                 password: None,
                 max_content_length: DEFAULT_MAX_CONTENT_LENGTH,
             },
+            kafka: KafkaOptions::default(),
+            redis: RedisOptions::default(),
             formatter: FormatterKind::Logstash,
             database_path: None,
             enable: true,
@@ -238,8 +251,11 @@ impl Config {
 
     fn parse(map: &Map<String, Value>, host_required: bool) -> Result<Config, String> {
         let hosts_given = !matches!(map.get("hosts"), None | Some(Value::Null));
+        let brokers_given = !matches!(map.get("kafka_brokers"), None | Some(Value::Null));
         let host = match map.get("host") {
-            None | Some(Value::Null) if hosts_given || !host_required => String::new(),
+            None | Some(Value::Null) if hosts_given || brokers_given || !host_required => {
+                String::new()
+            }
             None | Some(Value::Null) => {
                 return Err(
                     "host: required (a host name or IP address) unless hosts is given".into(),
@@ -266,9 +282,11 @@ impl Config {
                         "udp" => TransportKind::Udp,
                         "beats" => TransportKind::Beats,
                         "http" => TransportKind::Http,
+                        "kafka" => TransportKind::Kafka,
+                        "redis" => TransportKind::Redis,
                         other => {
                             return Err(format!(
-                                "transport: unknown transport \"{other}\" (expected \"tcp\", \"udp\", \"beats\" or \"http\")"
+                                "transport: unknown transport \"{other}\" (expected \"tcp\", \"udp\", \"beats\", \"http\", \"kafka\" or \"redis\")"
                             ))
                         }
                     }
@@ -411,11 +429,15 @@ impl Config {
                 "backoff_initial" => c.backoff_initial = seconds(k, value, 0.001, 3600.0)?,
                 "backoff_max" => c.backoff_max = seconds(k, value, 0.001, 86400.0)?,
                 "stderr_errors" => c.stderr_errors = boolean(k, value)?,
+                k if brokers::is_broker_option(k) => brokers::parse_option(&mut c, k, value)?,
                 _ => return Err(format!("{key}: unknown option")),
             }
         }
-        if c.transport == TransportKind::Beats && !map.contains_key("port") {
-            c.port = BEATS_DEFAULT_PORT;
+        if !map.contains_key("port") {
+            match c.transport {
+                TransportKind::Beats => c.port = BEATS_DEFAULT_PORT,
+                other => c.port = brokers::default_port(other).unwrap_or(c.port),
+            }
         }
         if let Some(list) = map.get("hosts").filter(|v| !v.is_null()) {
             c.hosts = parse_hosts(list, c.port)?;
@@ -433,14 +455,27 @@ impl Config {
         if c.tls.enable && c.transport == TransportKind::Udp {
             return Err("ssl_enable: TLS is not available with the udp transport".into());
         }
-        if c.transport != TransportKind::Http {
-            for key in ["path", "username", "password", "max_content_length"] {
-                if map.contains_key(key) {
-                    return Err(format!("{key}: only used with the http transport"));
-                }
+        // Credentials also serve kafka (SASL/PLAIN) and redis (AUTH).
+        let credentials = matches!(
+            c.transport,
+            TransportKind::Http | TransportKind::Kafka | TransportKind::Redis
+        );
+        for key in ["path", "username", "password", "max_content_length"] {
+            let secret = matches!(key, "username" | "password");
+            let allowed = c.transport == TransportKind::Http || (credentials && secret);
+            if !allowed && map.contains_key(key) {
+                let users = if secret {
+                    "the http, kafka and redis transports"
+                } else {
+                    "the http transport"
+                };
+                return Err(format!("{key}: only used with {users}"));
             }
         }
-        if c.http.username.is_some() != c.http.password.is_some() {
+        brokers::finish(&mut c, map)?;
+        if c.transport == TransportKind::Http
+            && c.http.username.is_some() != c.http.password.is_some()
+        {
             let (given, missing) = if c.http.username.is_some() {
                 ("username", "password")
             } else {
@@ -450,7 +485,12 @@ impl Config {
                 "{missing}: required when {given} is given (Basic authentication needs both)"
             ));
         }
-        if let Some(user) = &c.http.username {
+        if let Some(user) = c
+            .http
+            .username
+            .as_ref()
+            .filter(|_| c.transport == TransportKind::Http)
+        {
             if user.contains(':') {
                 return Err("username: must not contain \":\" (Basic authentication)".into());
             }

@@ -146,7 +146,11 @@ pub struct Worker {
 /// host) and with database limits (whole rows are refused or evicted).
 fn row_events(config: &Config) -> usize {
     let batch = config.queued_events_batch_size.max(1);
-    let stream = matches!(config.transport, TransportKind::Tcp | TransportKind::Udp);
+    // Broker transports send every event as a message of its own, too.
+    let stream = matches!(
+        config.transport,
+        TransportKind::Tcp | TransportKind::Udp | TransportKind::Kafka | TransportKind::Redis
+    );
     if stream
         && !config.loadbalance
         && config.max_database_events.is_none()
@@ -698,6 +702,9 @@ impl Worker {
         let mut outcome: Result<(), (SendError, Option<Arc<Chunk>>, u32)> = Ok(());
         let mut handed_over = 0usize;
         'turn: while started.elapsed() < SEND_TURN {
+            if !self.transport.ready() {
+                break; // (before the query: a busy transport is asked every turn)
+            }
             let chunks = match self.buffer.fetch_after(self.sent_through_id, FETCH_CHUNKS) {
                 Ok(c) => c,
                 Err(e) => {
@@ -815,20 +822,54 @@ impl Worker {
             return;
         }
         match self.transport.confirmed_through(now) {
-            Ok(ticket) => self.confirm_through(ticket),
+            Ok(ticket) => {
+                let refused = self.transport.take_rejection().map_or(0, |r| {
+                    self.report_rejection(&r.message);
+                    r.in_failed_prefix
+                });
+                if self.confirm_through(ticket, refused) && self.failing {
+                    // Deliveries resumed after a trouble (see below).
+                    self.succeeded();
+                }
+            }
             Err(e) => self.failed(&e),
+        }
+        if let Some(message) = self.transport.take_trouble() {
+            self.troubled(&message);
         }
     }
 
-    fn confirm_through(&mut self, ticket: u64) {
+    /// Confirms the writes up to `ticket`, of whose events `refused` were
+    /// refused for good. True when some were confirmed.
+    fn confirm_through(&mut self, ticket: u64, refused: u32) -> bool {
         let mut done = Vec::new();
         while self.inflight.front().is_some_and(|f| f.ticket <= ticket) {
             let f = self.inflight.pop_front().expect("checked");
             self.inflight_count -= u64::from(f.events);
-            Counters::add(&self.shared.counters.sent, u64::from(f.events));
             done.push((f.chunk_id, u64::from(f.events), f.bytes));
         }
+        let events: u64 = done.iter().map(|d| d.1).sum();
+        let refused = u64::from(refused).min(events);
+        Counters::add(&self.shared.counters.dropped_undeliverable, refused);
+        Counters::add(&self.shared.counters.sent, events - refused);
         self.delete_delivered(&done);
+        !done.is_empty()
+    }
+
+    /// A trouble the transport works through itself (its writes stay valid):
+    /// counted and reported like a failed send, nothing is resent. New sends
+    /// wait for the backoff.
+    fn troubled(&mut self, message: &str) {
+        Counters::add(&self.shared.counters.send_errors, 1);
+        self.shared.counters.set_error(message);
+        let delay = self.backoff.next_delay();
+        self.shared.reporter.report(
+            "send",
+            &format!("cannot deliver events: {message}; events stay buffered, retrying"),
+        );
+        self.next_attempt = Instant::now() + delay;
+        self.failing = true;
+        self.shared.set_failing(true);
     }
 
     fn delete_delivered(&mut self, chunks: &[(i64, u64, u64)]) {
@@ -985,7 +1026,11 @@ impl Worker {
     fn finish(&mut self, deadline: Instant) {
         self.ingest(false);
         let ticket = self.transport.close(deadline.max(Instant::now()));
-        self.confirm_through(ticket);
+        let refused = self
+            .transport
+            .take_rejection()
+            .map_or(0, |r| r.in_failed_prefix);
+        self.confirm_through(ticket, refused);
         self.inflight.clear();
         self.inflight_count = 0;
         if !self.buffer.is_durable() {
