@@ -14,6 +14,7 @@
 #   kafka.sh stop DIR           SIGTERM, then SIGKILL after 30 s
 #   kafka.sh kill DIR           SIGKILL (a crash)
 #
+# With KAFKA_PARENT_PID set, the broker is killed when that process is gone.
 # Every failure exits non-zero with the reason (and the broker log's tail).
 # KAFKA_VERSION (default 3.9.1) picks the broker; LOGSTASH_ASYNC_CACHE the cache
 # root (default ~/.cache/logstash-async).
@@ -163,6 +164,13 @@ start() {
     >"$dir/stdout.log" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$dir/pid"
+  if [ -n "${KAFKA_PARENT_PID:-}" ]; then
+    # A test run that dies without stopping its broker takes it along.
+    (
+      while kill -0 "$KAFKA_PARENT_PID" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 1; done
+      kill -9 "$pid" 2>/dev/null
+    ) </dev/null >/dev/null 2>&1 &
+  fi
   local started deadline
   started=$(date +%s%N)
   deadline=$((SECONDS + start_timeout))

@@ -46,6 +46,8 @@ struct Context {
     /// The latest error event (a broker down, authentication refused) and
     /// whether it is fatal.
     error: Mutex<Option<(String, bool)>>,
+    /// The latest error other than "all brokers down" (why they are).
+    cause: Mutex<Option<String>>,
     /// Callbacks run (delivery reports and errors): tells a poll that served something.
     served: std::sync::atomic::AtomicU64,
     counters: Arc<KafkaCounters>,
@@ -54,8 +56,19 @@ struct Context {
 impl ClientContext for Context {
     fn error(&self, error: KafkaError, reason: &str) {
         self.served.fetch_add(1, Relaxed);
-        let fatal = error.rdkafka_error_code() == Some(Code::Fatal);
-        *self.error.lock() = Some((format!("kafka: {reason}"), fatal));
+        let code = error.rdkafka_error_code();
+        let mut cause = self.cause.lock();
+        let message = if code == Some(Code::AllBrokersDown) {
+            // Says less than the error that brought the brokers down.
+            match cause.as_deref() {
+                Some(c) => format!("kafka: {reason} ({c})"),
+                None => format!("kafka: {reason}"),
+            }
+        } else {
+            *cause = Some(reason.to_owned());
+            format!("kafka: {reason}")
+        };
+        *self.error.lock() = Some((message, code == Some(Code::Fatal)));
     }
 }
 
@@ -223,6 +236,7 @@ fn create(
     let context = Context {
         ledger: Mutex::new(Ledger::starting_at(first_ticket)),
         error: Mutex::new(None),
+        cause: Mutex::new(None),
         served: Default::default(),
         counters: counters.clone(),
     };
