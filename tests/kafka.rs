@@ -140,7 +140,9 @@ fn a_broker_down_at_start_then_started_gets_everything_once() {
     emit_seq(&client, 0..2_000);
     // The trouble is reported (counted, last_error) and nothing is lost meanwhile.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while client.stats().send_errors == 0 && Instant::now() < deadline {
+    while (client.stats().send_errors == 0 || client.stats().buffered < 2_000)
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
     let s = client.stats();
