@@ -399,3 +399,43 @@ fn child_entry() {
         other => panic!("unknown child role {other}"),
     }
 }
+
+#[test]
+fn the_command_line_tool_sends_lines_to_a_topic() {
+    let (broker, _turn) = Broker::shared();
+    let topic = kafka::topic("cli");
+    broker.create_topic(&topic, 1, &[]);
+    let port = broker.bootstrap.rsplit_once(':').unwrap().1;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logstash-async"))
+        .args([
+            "send",
+            "--transport",
+            "kafka",
+            "--port",
+            port,
+            "--topic",
+            &topic,
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"one\ntwo\nthree\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let messages: Vec<String> = broker
+        .consume(&topic, 3, LONG)
+        .iter()
+        .map(|(_, _, e)| {
+            serde_json::from_str::<Value>(e).unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(messages, ["one", "two", "three"]);
+}

@@ -255,3 +255,39 @@ fn tls_with_a_verified_server_certificate() {
     assert!(s.sent == 0 && s.buffered == 10, "{s:?}");
     let _ = untrusted.shutdown(Duration::from_millis(300));
 }
+
+#[test]
+fn the_command_line_tool_sends_lines_to_a_redis_list() {
+    let server = RedisServer::start(&[]);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_logstash-async"))
+        .args([
+            "send",
+            "--transport",
+            "redis",
+            "--port",
+            &server.port.to_string(),
+        ])
+        .args(["--list", "cli"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"one\ntwo\nthree\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let messages: Vec<String> = server
+        .list(0, "cli")
+        .iter()
+        .map(|e| {
+            serde_json::from_str::<Value>(e).unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(messages, ["one", "two", "three"]);
+}
