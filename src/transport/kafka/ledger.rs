@@ -66,11 +66,11 @@ impl Ledger {
         self.entries.get_mut(usize::try_from(i).ok()?)
     }
 
-    /// A message of `ticket` was handed to the producer.
-    pub fn produced(&mut self, ticket: u64) {
+    /// `n` messages of `ticket` are handed to the producer.
+    pub fn produced(&mut self, ticket: u64, n: u32) {
         if let Some(e) = self.entry(ticket) {
-            e.outstanding += 1;
-            self.outstanding += 1;
+            e.outstanding += n;
+            self.outstanding += u64::from(n);
         }
     }
 
@@ -103,12 +103,6 @@ impl Ledger {
                 e.failure.get_or_insert(reason);
             }
         }
-    }
-
-    /// A message of `ticket` refused before it reached the producer.
-    pub fn refused_now(&mut self, ticket: u64, reason: String) {
-        self.produced(ticket);
-        self.reported(ticket, Err(Outcome::Refused(reason)));
     }
 
     /// Confirms complete tickets in order: the highest confirmed ticket, or
@@ -173,10 +167,9 @@ mod tests {
     fn tickets_confirm_in_order_once_every_message_is_reported() {
         let mut l = Ledger::starting_at(1);
         let a = l.open();
-        l.produced(a);
-        l.produced(a);
+        l.produced(a, 2);
         let b = l.open();
-        l.produced(b);
+        l.produced(b, 1);
         assert_eq!((a, b), (1, 2));
         assert_eq!(l.outstanding(), 3);
         l.reported(b, Ok(()));
@@ -193,11 +186,12 @@ mod tests {
     fn refused_events_are_counted_with_their_distinct_reasons() {
         let mut l = Ledger::starting_at(1);
         let a = l.open();
-        l.produced(a);
-        l.refused_now(a, "too large".into());
+        l.produced(a, 2);
+        l.reported(a, Err(Outcome::Refused("too large".into())));
         l.reported(a, Err(Outcome::Refused("too large".into())));
         let b = l.open();
-        l.refused_now(b, "no topic".into());
+        l.produced(b, 1);
+        l.reported(b, Err(Outcome::Refused("no topic".into())));
         assert_eq!(l.confirm(), Ok(2));
         let r = l.take_refusals().unwrap();
         assert_eq!(r.events, 3);
@@ -212,10 +206,9 @@ mod tests {
     fn a_failure_voids_the_unconfirmed_and_old_reports_are_ignored() {
         let mut l = Ledger::starting_at(1);
         let a = l.open();
-        l.produced(a);
+        l.produced(a, 1);
         let b = l.open();
-        l.produced(b);
-        l.produced(b);
+        l.produced(b, 2);
         l.reported(a, Ok(()));
         l.reported(b, Err(Outcome::Failed("broker said no".into())));
         assert_eq!(l.confirm(), Ok(1), "b still has a message out");
@@ -226,7 +219,7 @@ mod tests {
         let c = l.open();
         assert_eq!(c, 3, "tickets keep growing");
         l.reported(b, Ok(())); // a late report of a void ticket
-        l.produced(c);
+        l.produced(c, 1);
         l.reported(c, Ok(()));
         assert_eq!(l.confirm(), Ok(3));
     }

@@ -193,7 +193,8 @@ impl KafkaTransport {
         });
     }
 
-    /// Produces one event; waits (polling) while librdkafka's queue is full.
+    /// Produces one event, already counted in the ledger (its report may
+    /// come in any poll); waits (polling) while librdkafka's queue is full.
     fn produce(
         &self,
         producer: &BaseProducer<Context>,
@@ -209,8 +210,6 @@ impl KafkaTransport {
                 record = record.key(k.as_ref());
             }
             let Err((e, _)) = producer.send(record) else {
-                producer.context().ledger.lock().produced(ticket);
-                self.counters.produced.fetch_add(1, Relaxed);
                 return Ok(());
             };
             if e.rdkafka_error_code() == Some(Code::QueueFull) && Instant::now() < deadline {
@@ -219,7 +218,8 @@ impl KafkaTransport {
             }
             return match classify(&e, &self.topic) {
                 Outcome::Refused(reason) => {
-                    producer.context().ledger.lock().refused_now(ticket, reason);
+                    let refused = Err(Outcome::Refused(reason));
+                    producer.context().ledger.lock().reported(ticket, refused);
                     Ok(())
                 }
                 Outcome::Failed(reason) => Err(SendError::new(reason)),
@@ -253,7 +253,15 @@ impl Transport for KafkaTransport {
         }
         self.producer()?;
         let producer = self.producer.as_ref().expect("created above");
-        let ticket = producer.context().ledger.lock().open();
+        // Counted before producing: one lock per chunk, not per message.
+        let events = chunk.events().count() as u32;
+        let ticket = {
+            let mut ledger = producer.context().ledger.lock();
+            let ticket = ledger.open();
+            ledger.produced(ticket, events);
+            ticket
+        };
+        self.counters.produced.fetch_add(u64::from(events), Relaxed);
         let deadline = Instant::now() + self.timeout;
         for event in chunk.events() {
             if let Err(e) = self.produce(producer, ticket, event, deadline) {

@@ -5,6 +5,9 @@
 //! number, a duplicate the idempotent producer could no longer prevent; the
 //! buffer, not librdkafka, is where undelivered events wait, and our
 //! backpressure keeps librdkafka's queue far below its own limit.
+//! `linger.ms` 50 instead of 5: the events already waited for a batch in the
+//! buffer, and batching 10x longer wakes librdkafka's broker thread 10x less
+//! (348k -> 481k events/s end to end in the benchmark).
 
 use crate::config::Config;
 use rdkafka::ClientConfig;
