@@ -68,13 +68,13 @@ pub fn kafka(n: u64) -> Vec<Row> {
     let client = Client::from_json(config.as_bytes()).unwrap();
     // A fresh broker spends its first seconds compiling itself (the JIT took
     // a third of the machine in a profile): warm it up first.
-    let (warmup, _) = end_to_end(&client, n / 2);
+    let (warmup, _) = end_to_end(&client, n);
     eprintln!("kafka: warm-up {warmup:.0} events/s");
     let cpu_before = (
         super::thread_cpu_seconds("logstash-async"),
         process_cpu_seconds(),
     );
-    let (rate, note) = end_to_end_from(&client, n / 2, n);
+    let (rate, note) = end_to_end_from(&client, n, n);
     let worker = (super::thread_cpu_seconds("logstash-async") - cpu_before.0) * 1e9 / n as f64;
     let total = (process_cpu_seconds() - cpu_before.1) * 1e9 / n as f64;
     eprintln!("kafka: worker {worker:.0} ns/event, whole process {total:.0} ns/event");
