@@ -439,3 +439,11 @@ fn the_command_line_tool_sends_lines_to_a_topic() {
         .collect();
     assert_eq!(messages, ["one", "two", "three"]);
 }
+
+#[test]
+fn a_property_librdkafka_refuses_fails_create_with_its_message() {
+    let cfg = r#"{"transport":"kafka","kafka_brokers":["127.0.0.1:9"],"kafka_properties":{"no.such.property":1}}"#;
+    let err = Client::from_json(cfg.as_bytes()).err().expect("refused");
+    assert!(err.contains("No such configuration property"), "{err}");
+    assert!(err.contains("no.such.property"), "{err}");
+}

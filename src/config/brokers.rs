@@ -10,9 +10,9 @@ use super::{int_in, kind, opt_string, parse_hosts, string, Config, Endpoint, Tra
 use serde_json::{Map, Value};
 
 /// Default port of a Kafka broker.
-pub const KAFKA_DEFAULT_PORT: u16 = 9092;
+const KAFKA_DEFAULT_PORT: u16 = 9092;
 /// Default port of Redis.
-pub const REDIS_DEFAULT_PORT: u16 = 6379;
+const REDIS_DEFAULT_PORT: u16 = 6379;
 
 /// Kafka's compression codecs (librdkafka's `compression.type` names).
 const COMPRESSIONS: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
