@@ -8,7 +8,13 @@
 //! the scenario's. Figures vary with the machine: compare the ratios to the raw
 //! ceiling, which are measured in the same run.
 //!
+//! The kafka and redis scenarios (benches/support/brokers.rs) start a real
+//! broker and redis-server of their own.
+//!
 //! Environment: BENCH_EVENTS (default 1000000) events per end-to-end scenario.
+
+#[path = "support/brokers.rs"]
+mod brokers;
 
 use logstash_async::Client;
 use std::io::{Read, Write};
@@ -511,6 +517,8 @@ fn scenario(name: &str, n: u64) -> Vec<Row> {
                 String::new(),
             )]
         }
+        "kafka" => brokers::kafka(n),
+        "redis" => brokers::redis(n),
         other => panic!("unknown scenario {other}"),
     };
     let _ = std::fs::remove_dir_all(&dir);
@@ -554,6 +562,8 @@ fn main() {
         "producers",
         "memory",
         "file",
+        "kafka",
+        "redis",
         "outage",
         "format",
         "validate",

@@ -10,6 +10,7 @@
 //! `OPTIONS`, and a row in the README's Configuration table (a test checks).
 
 mod beats;
+mod brokers;
 mod endpoint;
 mod http;
 mod layout;
@@ -20,6 +21,7 @@ mod tls;
 mod transport;
 mod worker;
 
+pub use brokers::{KafkaAcks, KafkaOptions, RedisOptions};
 pub use endpoint::Endpoint;
 pub use http::{HttpOptions, Secret, DEFAULT_MAX_CONTENT_LENGTH};
 pub use layout::LayoutKind;
@@ -50,7 +52,11 @@ pub struct Config {
     /// How long a beats window may wait for an acknowledgement (keepalives restart it).
     pub beats_ack_timeout: Duration,
     pub tls: TlsOptions,
+    /// `username`/`password` live here; the kafka (SASL/PLAIN) and redis
+    /// (AUTH) transports use them too.
     pub http: HttpOptions,
+    pub kafka: KafkaOptions,
+    pub redis: RedisOptions,
     /// The `formatter` option.
     pub layout: LayoutKind,
     /// `None` means `:memory:`.
@@ -143,12 +149,16 @@ impl Config {
 type Rule = fn(&mut Config, &Map<String, Value>) -> Result<(), String>;
 
 /// The rules, in the order they are checked.
-const RULES: [Rule; 7] = [
+const RULES: [Rule; 11] = [
     beats::default_port,
+    brokers::default_port,
     endpoint::resolve_hosts,
     transport::check_backoff,
     tls::check_transport,
     http::check_transport,
+    brokers::check_transport,
+    brokers::resolve_brokers,
+    brokers::check_redis,
     http::check_credentials,
     tls::check_client_certificate,
 ];
