@@ -6,16 +6,15 @@
 //! Child processes are this test binary re-executed with LOGSTASH_ASYNC_CHILD set.
 #![cfg(feature = "kafka")]
 
-#[path = "support/kafka.rs"]
-mod kafka;
+mod support;
 
-use kafka::Broker;
 use logstash_async::Client;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::kafka::{self, Broker};
 
 const LONG: Duration = Duration::from_secs(90);
 /// Events the killed child emits.
@@ -37,7 +36,9 @@ fn config(broker: &Broker, topic: &str, extra: Value) -> String {
     c.to_string()
 }
 
-fn emit_seq(client: &Client, range: std::ops::Range<u64>) {
+/// Emits numbered events (`support::emit_seq`'s) with a key field `k`, one
+/// of seven values.
+fn emit_keyed(client: &Client, range: std::ops::Range<u64>) {
     for i in range {
         let ev = format!(r#"{{"message":"event {i}","seq":{i},"k":"key-{}"}}"#, i % 7);
         client.emit_json(ev.as_bytes()).expect("accepted");
@@ -104,7 +105,7 @@ fn every_event_arrives_exactly_once_in_order_per_partition_keyed_by_a_field() {
         .as_bytes(),
     )
     .unwrap();
-    emit_seq(&client, 0..n);
+    emit_keyed(&client, 0..n);
     client.flush(LONG).expect("flushed");
     let s = client.stats();
     assert_eq!(
@@ -137,7 +138,7 @@ fn a_broker_down_at_start_then_started_gets_everything_once() {
     broker.create_topic(&topic, 1, &[]);
     broker.kill();
     let client = Client::from_json(config(broker, &topic, json!({})).as_bytes()).unwrap();
-    emit_seq(&client, 0..2_000);
+    emit_keyed(&client, 0..2_000);
     // The trouble is reported (counted, last_error) and nothing is lost meanwhile.
     let deadline = Instant::now() + Duration::from_secs(20);
     while (client.stats().send_errors == 0 || client.stats().buffered < 2_000)
@@ -171,7 +172,7 @@ fn a_broker_killed_and_restarted_mid_stream_loses_and_duplicates_nothing() {
         s.spawn(|| {
             // 10k events/s for 3 s, before, during and after the crash.
             for step in 0..30 {
-                emit_seq(&client, step * 1_000..(step + 1) * 1_000);
+                emit_keyed(&client, step * 1_000..(step + 1) * 1_000);
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
@@ -203,7 +204,7 @@ fn events_for_a_missing_topic_are_dropped_counted_and_reported() {
         json!({"kafka_properties": {"topic.metadata.propagation.max.ms": 1000}}),
     );
     let client = Client::from_json(cfg.as_bytes()).unwrap();
-    emit_seq(&client, 0..10);
+    emit_keyed(&client, 0..10);
     client
         .flush(Duration::from_secs(60))
         .expect("done: dropped, not retried");
@@ -260,7 +261,7 @@ fn wrong_credentials_give_a_clear_error_keep_the_events_and_shut_down_in_time() 
         c.to_string()
     };
     let wrong = Client::from_json(sasl("not-the-password").as_bytes()).unwrap();
-    emit_seq(&wrong, 0..100);
+    emit_keyed(&wrong, 0..100);
     let deadline = Instant::now() + Duration::from_secs(20);
     while wrong.stats().send_errors == 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
@@ -286,7 +287,7 @@ fn wrong_credentials_give_a_clear_error_keep_the_events_and_shut_down_in_time() 
     );
 
     let right = Client::from_json(sasl(&broker.sasl_password).as_bytes()).unwrap();
-    emit_seq(&right, 0..100);
+    emit_keyed(&right, 0..100);
     right
         .flush(LONG)
         .expect("delivered with the right password");
@@ -390,7 +391,7 @@ fn child_entry() {
         // Events into a file buffer as fast as they are taken, then progress reports.
         "emit_fast" => {
             let client = Client::from_json(cfg.as_bytes()).unwrap();
-            emit_seq(&client, 0..CHILD_EVENTS);
+            emit_keyed(&client, 0..CHILD_EVENTS);
             loop {
                 println!("CHILD: sent {}", client.stats().sent);
                 std::thread::sleep(Duration::from_millis(5));

@@ -7,11 +7,12 @@ use super::{emit_latency, event, Row};
 use logstash_async::Client;
 use std::time::{Duration, Instant};
 
+// The tests' support tree: its real broker and redis-server.
+#[path = "../../tests/support/mod.rs"]
+mod support;
 #[cfg(feature = "kafka")]
-#[path = "../../tests/support/kafka.rs"]
-mod kafka;
-#[path = "../../tests/support/redis.rs"]
-mod redis;
+use support::kafka;
+use support::redis;
 
 /// Emits `n` events (retrying a full queue), waits for delivery: events/s.
 fn end_to_end(client: &Client, n: u64) -> (f64, String) {

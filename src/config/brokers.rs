@@ -210,10 +210,12 @@ fn properties(value: &Value) -> Result<Vec<(String, String)>, String> {
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
-                other => return Err(format!(
-                    "kafka_properties: \"{name}\": expected a string, number or boolean, got {}",
-                    kind(other)
-                )),
+                other => {
+                    let got = kind(other);
+                    return Err(format!(
+                        "kafka_properties: \"{name}\": expected a string, number or boolean, got {got}"
+                    ));
+                }
             };
             Ok((name.clone(), text))
         })

@@ -2,9 +2,6 @@
 //! node on loopback, with a SASL/PLAIN listener), topics created through
 //! librdkafka's admin API, and events read back with kcat (Debian's), an
 //! independent consumer program.
-//!
-//! Self-contained (include it with `#[path = "support/kafka.rs"] mod kafka;`).
-#![allow(dead_code)]
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;

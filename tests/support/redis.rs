@@ -1,22 +1,12 @@
 //! A real Redis for the tests: Debian's redis-server on a free loopback port
-//! (killed on drop), read back with redis-cli, and a throwaway TLS
-//! certificate made with the openssl command.
-//!
-//! Self-contained (include it with `#[path = "support/redis.rs"] mod redis;`).
-#![allow(dead_code)]
+//! (killed on drop), read back with redis-cli, optionally serving TLS with
+//! the test PKI's server certificate.
 
-use std::net::TcpListener;
+use super::free_port;
+use super::pki::Pki;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 pub struct RedisServer {
     pub port: u16,
@@ -53,26 +43,32 @@ impl RedisServer {
         }
     }
 
-    /// Serves TLS only (on `port`), with a certificate for 127.0.0.1 made now.
+    /// Serves TLS only (on `port`), with the test PKI's server certificate
+    /// (127.0.0.1), made now.
     pub fn with_tls(mut self) -> RedisServer {
-        let (cert, key) = self_signed(self.dir.path());
+        let pki = Pki::create(&self.dir.path().join("pki"));
+        let (cert, key, ca) = (
+            pki.path("server.crt"),
+            pki.path("server.key"),
+            pki.path("ca.crt"),
+        );
         for a in [
             "--port",
             "0",
             "--tls-port",
             &self.port.to_string(),
             "--tls-cert-file",
-            cert.to_str().unwrap(),
+            &cert,
             "--tls-key-file",
-            key.to_str().unwrap(),
+            &key,
             "--tls-ca-cert-file",
-            cert.to_str().unwrap(),
+            &ca,
             "--tls-auth-clients",
             "no",
         ] {
             self.args.push(a.to_owned());
         }
-        self.tls_ca = Some(cert);
+        self.tls_ca = Some(ca.into());
         self
     }
 
@@ -158,31 +154,4 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// A self-signed certificate for 127.0.0.1 (it is its own CA).
-fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let out = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args([
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (cert, key)
 }
