@@ -107,6 +107,7 @@ pub fn redis(n: u64) -> Vec<Row> {
 }
 
 /// CPU seconds of this whole process so far (user + system).
+#[cfg(feature = "kafka")]
 fn process_cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let fields: Vec<&str> = stat

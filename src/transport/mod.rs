@@ -206,3 +206,17 @@ pub fn build(
         }
     }
 }
+
+#[cfg(all(test, not(feature = "kafka")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_without_the_feature_fails_create_saying_so() {
+        let config = Config::from_json(br#"{"transport":"kafka","host":"k"}"#).unwrap();
+        let err = build(&config, Interrupter::default(), &Counters::default())
+            .err()
+            .expect("refused");
+        assert!(err.contains("no Kafka support"), "{err}");
+    }
+}
