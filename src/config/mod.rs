@@ -7,7 +7,9 @@
 //! This file holds the parsed `Config` and the parse entry; each concern's
 //! file declares its options (name, default, check) and the rules between
 //! them. Adding an option: a field below, an entry in its concern's
-//! `OPTIONS`, and a row in the README's Configuration table (a test checks).
+//! `OPTIONS`, a row in the README's Configuration table (a test checks) and
+//! a field of the Go binding's `Config` (bindings/go/config.go; a Go test
+//! checks).
 
 mod beats;
 mod brokers;
