@@ -10,12 +10,16 @@
 //!
 //! The acknowledged transports' scenarios (Beats and HTTP, receivers that
 //! answer at once or after 20 ms, what the Lumberjack server alone decodes)
-//! are in `acked/`.
+//! are in `acked/`. The kafka and redis scenarios (benches/support/brokers.rs)
+//! start a real broker and redis-server of their own.
 //!
 //! Environment: BENCH_EVENTS (default 1000000) events per end-to-end
 //! scenario; BENCH_C_PRODUCER, BENCH_OLD_LIB: see `acked/mod.rs`.
 
 mod acked;
+
+#[path = "support/brokers.rs"]
+mod brokers;
 
 use logstash_async::Client;
 use std::io::{Read, Write};
@@ -518,6 +522,8 @@ fn scenario(name: &str, n: u64) -> Vec<Row> {
                 String::new(),
             )]
         }
+        "kafka" => brokers::kafka(n),
+        "redis" => brokers::redis(n),
         other => acked::scenario(other, n).unwrap_or_else(|| panic!("unknown scenario {other}")),
     };
     let _ = std::fs::remove_dir_all(&dir);
@@ -561,6 +567,8 @@ fn main() {
         "producers",
         "memory",
         "file",
+        "kafka",
+        "redis",
         "outage",
         "format",
         "validate",

@@ -21,6 +21,14 @@ ruby -e 'require "rails"' >/dev/null 2>&1 || need+=(ruby-railties)
 have valgrind || need+=(valgrind)
 have go || [ -x /usr/local/go/bin/go ] || need+=(golang-go)
 have curl || need+=(curl)
+# The broker transports' tests: a real Kafka (scripts/services/kafka.sh runs
+# Maven Central's jars on Java 17+) read back with kcat, and a real Redis.
+have java || need+=(default-jre-headless)
+have mvn || need+=(maven)
+have kcat || need+=(kcat)
+have redis-server || need+=(redis-server)
+have redis-cli || need+=(redis-tools)
+have python3 || need+=(python3) # kafka.sh picks free ports with it
 
 if ((${#need[@]})); then
   echo "setup: installing ${need[*]}"

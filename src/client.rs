@@ -91,7 +91,7 @@ impl Client {
         let interrupter = Interrupter::default();
         let transport = match custom {
             Some(t) => t,
-            None => transport::build(&config, interrupter.clone())?,
+            None => transport::build(&config, interrupter.clone(), &counters)?,
         };
         let shared = Arc::new(Shared {
             queue: Queue::new(

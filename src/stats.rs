@@ -3,6 +3,7 @@
 use parking_lot::Mutex;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 /// Live counters, updated with relaxed atomics (each is exact on its own;
 /// a snapshot is not one atomic cut across all of them).
@@ -23,6 +24,20 @@ pub struct Counters {
     pub database_errors: AtomicU64,
     pub buffered: AtomicU64,
     pub last_error: Mutex<Option<String>>,
+    /// Updated by the kafka transport itself (all 0 with other transports).
+    pub kafka: Arc<KafkaCounters>,
+}
+
+/// librdkafka's side of the kafka transport: messages handed to it and its
+/// delivery reports.
+#[derive(Default)]
+pub struct KafkaCounters {
+    pub produced: AtomicU64,
+    pub delivered: AtomicU64,
+    /// Delivery reports with an error (refused for good, or retried from the buffer).
+    pub failed: AtomicU64,
+    /// Messages librdkafka holds that have no delivery report yet.
+    pub in_flight: AtomicU64,
 }
 
 impl Counters {
@@ -65,6 +80,12 @@ pub struct Stats {
     pub connects: u64,
     pub database_errors: u64,
     pub last_error: Option<String>,
+    /// Kafka transport: messages handed to librdkafka, its delivery reports
+    /// (successful and failed), and messages awaiting one.
+    pub kafka_produced: u64,
+    pub kafka_delivered: u64,
+    pub kafka_failed: u64,
+    pub kafka_in_flight: u64,
 }
 
 impl Stats {
@@ -97,6 +118,10 @@ impl Counters {
             connects: self.connects.load(Relaxed),
             database_errors: self.database_errors.load(Relaxed),
             last_error: self.last_error.lock().clone(),
+            kafka_produced: self.kafka.produced.load(Relaxed),
+            kafka_delivered: self.kafka.delivered.load(Relaxed),
+            kafka_failed: self.kafka.failed.load(Relaxed),
+            kafka_in_flight: self.kafka.in_flight.load(Relaxed),
         }
     }
 }

@@ -15,9 +15,9 @@ package logstashasync
 // the README's tables of options).
 type Config struct {
 	Host      string   `json:"host,omitempty"`      // required unless Hosts is given
-	Port      int      `json:"port,omitempty"`      // default 5959 (5044 for beats)
+	Port      int      `json:"port,omitempty"`      // default 5959 (5044 beats, 9092 kafka, 6379 redis)
 	Hosts     []string `json:"hosts,omitempty"`     // instead of Host/Port: "a:5044", "[::1]:5044", "b"
-	Transport string   `json:"transport,omitempty"` // "tcp" (default), "udp", "beats" or "http"
+	Transport string   `json:"transport,omitempty"` // "tcp" (default), "udp", "beats", "http", "kafka" or "redis"
 	Formatter string   `json:"formatter,omitempty"` // "logstash" (default) or "ecs"
 
 	Loadbalance      bool    `json:"loadbalance,omitempty"`       // with Hosts: spread batches over all healthy hosts
@@ -27,12 +27,22 @@ type Config struct {
 	BeatsAckTimeout  float64 `json:"beats_ack_timeout,omitempty"` // beats: seconds, default 30
 
 	Path             string            `json:"path,omitempty"`               // http: default "/"
-	Username         string            `json:"username,omitempty"`           // http: Basic authentication
-	Password         string            `json:"password,omitempty"`           // http: Basic authentication
+	Username         string            `json:"username,omitempty"`           // http: Basic auth; kafka: SASL/PLAIN; redis: AUTH (ACL user)
+	Password         string            `json:"password,omitempty"`           // http: Basic auth; kafka: SASL/PLAIN; redis: AUTH
 	MaxContentLength int               `json:"max_content_length,omitempty"` // http: bytes per request, default 100 MiB
 	HTTPMaxInFlight  int               `json:"http_max_in_flight,omitempty"` // http: requests in flight, default 4
 	HTTPCompression  string            `json:"http_compression,omitempty"`   // http: "none" (default) or "gzip"
 	HTTPHeaders      map[string]string `json:"http_headers,omitempty"`       // http: extra request headers
+
+	KafkaBrokers     []string       `json:"kafka_brokers,omitempty"`     // kafka: "k1:9092", "k2" (instead of Host/Hosts)
+	KafkaTopic       string         `json:"kafka_topic,omitempty"`       // kafka: default "logstash"
+	KafkaKeyField    string         `json:"kafka_key_field,omitempty"`   // kafka: event field keying the message, e.g. "extra.user"
+	KafkaCompression string         `json:"kafka_compression,omitempty"` // kafka: "none" (default), "gzip", "snappy", "lz4", "zstd"
+	KafkaAcks        string         `json:"kafka_acks,omitempty"`        // kafka: "all" (default), "1" or "0" (with KafkaIdempotence false)
+	KafkaIdempotence *bool          `json:"kafka_idempotence,omitempty"` // kafka: default true
+	KafkaProperties  map[string]any `json:"kafka_properties,omitempty"`  // kafka: other librdkafka properties
+	RedisKey         string         `json:"redis_key,omitempty"`         // redis: the list, default "logstash"
+	RedisDB          int            `json:"redis_db,omitempty"`          // redis: the database, default 0
 
 	SSLEnable     bool   `json:"ssl_enable,omitempty"`
 	SSLVerify     *bool  `json:"ssl_verify,omitempty"` // default true

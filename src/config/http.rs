@@ -1,10 +1,10 @@
 //! Options of the http transport: the request path, Basic authentication
 //! (the password a `Secret`), the largest request body, requests in flight,
-//! compression and extra headers.
+//! compression and extra headers. The credentials also serve kafka
+//! (SASL/PLAIN) and redis (AUTH), whose rules are in `brokers.rs`.
 
 use super::options::{option, ConfigOption};
 use super::read::{both_or_neither, int_in, kind, opt_string, string};
-use super::transport::only_with;
 use super::{Config, TransportKind};
 use serde_json::{Map, Value};
 
@@ -46,8 +46,9 @@ pub enum Compression {
 /// Default `max_content_length`: Logstash's http input accepts 100 MiB.
 pub const DEFAULT_MAX_CONTENT_LENGTH: usize = 100 * 1024 * 1024;
 
-/// The options below, which only the http transport uses.
-const HTTP_ONLY: [&str; 7] = [
+/// The options below, which only the http transport uses, but for the
+/// credentials, which kafka and redis use too.
+const HTTP_OPTIONS: [&str; 7] = [
     "path",
     "username",
     "password",
@@ -149,13 +150,34 @@ fn headers(key: &str, v: &Value) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
-/// Rule: the http options only with the http transport.
+/// Rule: the http options only with the http transport, the credentials
+/// also with kafka and redis (checked in the options' order).
 pub(super) fn check_transport(c: &mut Config, map: &Map<String, Value>) -> Result<(), String> {
-    only_with(TransportKind::Http, "http", &HTTP_ONLY, c, map)
+    let credentials = matches!(
+        c.transport,
+        TransportKind::Http | TransportKind::Kafka | TransportKind::Redis
+    );
+    for key in HTTP_OPTIONS {
+        let secret = matches!(key, "username" | "password");
+        let allowed = c.transport == TransportKind::Http || (credentials && secret);
+        if !allowed && map.contains_key(key) {
+            let users = if secret {
+                "the http, kafka and redis transports"
+            } else {
+                "the http transport"
+            };
+            return Err(format!("{key}: only used with {users}"));
+        }
+    }
+    Ok(())
 }
 
-/// Rule: Basic authentication needs both a username (without ":") and a password.
+/// Rule: Basic authentication needs both a username (without ":") and a
+/// password (kafka's and redis's needs are checked in `brokers.rs`).
 pub(super) fn check_credentials(c: &mut Config, _: &Map<String, Value>) -> Result<(), String> {
+    if c.transport != TransportKind::Http {
+        return Ok(());
+    }
     both_or_neither(
         ("username", c.http.username.is_some()),
         ("password", c.http.password.is_some()),

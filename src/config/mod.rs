@@ -7,9 +7,12 @@
 //! This file holds the parsed `Config` and the parse entry; each concern's
 //! file declares its options (name, default, check) and the rules between
 //! them. Adding an option: a field below, an entry in its concern's
-//! `OPTIONS`, and a row in the README's Configuration table (a test checks).
+//! `OPTIONS`, a row in the README's Configuration table (a test checks) and
+//! a field of the Go binding's `Config` (bindings/go/config.go; a Go test
+//! checks).
 
 mod beats;
+mod brokers;
 mod endpoint;
 mod http;
 mod layout;
@@ -20,6 +23,7 @@ mod tls;
 mod transport;
 mod worker;
 
+pub use brokers::{KafkaAcks, KafkaOptions, RedisOptions};
 pub use endpoint::Endpoint;
 pub use http::{Compression, HttpOptions, Secret, DEFAULT_MAX_CONTENT_LENGTH};
 pub use layout::LayoutKind;
@@ -52,7 +56,11 @@ pub struct Config {
     /// How long a beats window may wait for an acknowledgement (keepalives restart it).
     pub beats_ack_timeout: Duration,
     pub tls: TlsOptions,
+    /// `username`/`password` live here; the kafka (SASL/PLAIN) and redis
+    /// (AUTH) transports use them too.
     pub http: HttpOptions,
+    pub kafka: KafkaOptions,
+    pub redis: RedisOptions,
     /// The `formatter` option.
     pub layout: LayoutKind,
     /// `None` means `:memory:`.
@@ -145,13 +153,17 @@ impl Config {
 type Rule = fn(&mut Config, &Map<String, Value>) -> Result<(), String>;
 
 /// The rules, in the order they are checked.
-const RULES: [Rule; 8] = [
+const RULES: [Rule; 12] = [
     beats::default_port,
+    brokers::default_port,
     endpoint::resolve_hosts,
     transport::check_backoff,
     tls::check_transport,
     beats::check_transport,
     http::check_transport,
+    brokers::check_transport,
+    brokers::resolve_brokers,
+    brokers::check_redis,
     http::check_credentials,
     tls::check_client_certificate,
 ];

@@ -14,6 +14,9 @@ pub mod callback;
 pub mod hosts;
 pub mod http;
 mod interrupt;
+#[cfg(feature = "kafka")]
+pub mod kafka;
+pub mod redis;
 mod reports;
 mod stream;
 pub mod tcp;
@@ -24,6 +27,7 @@ pub use batch::{Batch, Capacity, Outcome, Part, SendError};
 pub use interrupt::{InterruptSlot, Interrupter, Waker};
 
 use crate::config::{Config, TransportKind};
+use crate::stats::Counters;
 use std::time::Instant;
 
 pub trait Transport: Send {
@@ -61,7 +65,12 @@ pub trait Transport: Send {
 
 /// Builds the configured transport. TLS material is loaded here, on the
 /// caller's thread inside create, so a bad file fails create with its name.
-pub fn build(config: &Config, interrupter: Interrupter) -> Result<Box<dyn Transport>, String> {
+/// A transport with counters of its own updates them in `counters`.
+pub fn build(
+    config: &Config,
+    interrupter: Interrupter,
+    counters: &Counters,
+) -> Result<Box<dyn Transport>, String> {
     let tls = || -> Result<Option<tls::TlsSettings>, String> {
         if config.tls.enable {
             Ok(Some(tls::TlsSettings::load(&config.tls, &config.host)?))
@@ -101,8 +110,38 @@ pub fn build(config: &Config, interrupter: Interrupter) -> Result<Box<dyn Transp
             config.port,
         ))),
         TransportKind::Http => Ok(Box::new(http::HttpTransport::new(config, hosts())?)),
+        #[cfg(feature = "kafka")]
+        TransportKind::Kafka => Ok(Box::new(kafka::KafkaTransport::new(
+            config,
+            counters.kafka.clone(),
+        )?)),
+        #[cfg(not(feature = "kafka"))]
+        TransportKind::Kafka => {
+            let _ = counters;
+            Err("transport: this build of the library has no Kafka support (cargo feature \"kafka\")".into())
+        }
+        TransportKind::Redis => Ok(Box::new(redis::RedisTransport::new(
+            hosts(),
+            config,
+            tls()?,
+            interrupter,
+        ))),
         TransportKind::Custom => {
             Err("transport: a custom transport needs its send function (logstash_async_create_with_transport)".into())
         }
+    }
+}
+
+#[cfg(all(test, not(feature = "kafka")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_without_the_feature_fails_create_saying_so() {
+        let config = Config::from_json(br#"{"transport":"kafka","host":"k"}"#).unwrap();
+        let err = build(&config, Interrupter::default(), &Counters::default())
+            .err()
+            .expect("refused");
+        assert!(err.contains("no Kafka support"), "{err}");
     }
 }
