@@ -49,7 +49,9 @@ pub fn scenario(name: &str, n: u64) -> Option<Vec<Row>> {
         "http-20ms" => ("http", Duration::from_millis(20)),
         _ => return None,
     };
-    let when = if delay.is_zero() {
+    let when = if transport == "tcp" {
+        "reading (nothing to acknowledge)"
+    } else if delay.is_zero() {
         "answering at once"
     } else {
         "answering after 20 ms"
