@@ -10,6 +10,7 @@ use crate::event;
 use crate::event::build::{self, EventWriter, Field, Record};
 use crate::handshake::Handshake;
 use crate::level::Level;
+use crate::notice::{Notice, NoticeSink};
 use crate::queue::Queue;
 use crate::report::Reporter;
 use crate::result::ResultCode;
@@ -22,6 +23,16 @@ use serde_json::value::RawValue;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// What a handle may get besides its configuration.
+#[derive(Default)]
+pub struct Options {
+    /// Delivers instead of the configured transport (on the worker thread).
+    pub transport: Option<Box<dyn Transport>>,
+    /// Gets the handle's notices on the worker thread (else they wait for
+    /// `Client::poll_notice`).
+    pub notice_sink: Option<Box<dyn NoticeSink>>,
+}
 
 /// One logging handle: an in-memory queue, a SQLite buffer and a worker thread.
 /// `Client` is `Send + Sync`: share it (e.g. in an `Arc`) between threads.
@@ -45,17 +56,33 @@ impl Client {
     /// Creates a handle: opens the buffer, loads TLS material and starts the
     /// worker. Blocks for that file I/O only; never for the network.
     pub fn new(config: Config) -> Result<Client, String> {
-        Client::start(config, None)
+        Client::start(config, Options::default())
     }
 
     /// Creates a handle that delivers through `transport` (the host's own
     /// channel) instead of the configured one, keeping the buffering, batching
     /// and retries. The transport runs on the worker thread only.
     pub fn with_transport(config: Config, transport: Box<dyn Transport>) -> Result<Client, String> {
-        Client::start(config, Some(transport))
+        Client::start(
+            config,
+            Options {
+                transport: Some(transport),
+                ..Options::default()
+            },
+        )
     }
 
-    fn start(config: Config, custom: Option<Box<dyn Transport>>) -> Result<Client, String> {
+    /// Creates a handle with the options a configuration document cannot
+    /// hold: a custom transport, a notice sink.
+    pub fn with_options(config: Config, options: Options) -> Result<Client, String> {
+        Client::start(config, options)
+    }
+
+    fn start(config: Config, options: Options) -> Result<Client, String> {
+        let Options {
+            transport: custom,
+            notice_sink,
+        } = options;
         let fork_generation = crate::sys::fork_generation();
         if !config.enable {
             return Ok(Client {
@@ -68,7 +95,7 @@ impl Client {
             });
         }
         let counters = Counters::default();
-        let reporter = Reporter::new(config.stderr_errors);
+        let reporter = Reporter::new(config.stderr_errors, notice_sink);
         let buffer = match &config.database_path {
             None => Buffer::in_memory()?,
             Some(path) => match Buffer::open_file(path) {
@@ -92,7 +119,7 @@ impl Client {
                     let message = format!("{e}; buffering in memory instead");
                     counters.set_error(&message);
                     Counters::add(&counters.database_errors, 1);
-                    reporter.report("database", &message);
+                    reporter.report("database fallback", &message);
                     Buffer::in_memory()?
                 }
             },
@@ -266,9 +293,7 @@ impl Client {
             return Err(ResultCode::LOGSTASH_ASYNC_INVALID_ARGUMENT);
         }
         let value = raw_value(value_json, self.max_event_bytes)?;
-        self.contexts
-            .set(key, value)
-            .map_err(|()| ResultCode::LOGSTASH_ASYNC_TOO_MANY_FIELDS)
+        self.contexts.set(key, value)
     }
 
     /// `set_context` with a typed value.
@@ -375,6 +400,17 @@ impl Client {
         // Otherwise the worker is left detached: it owns everything it uses
         // (an Arc of the shared state) and exits at its next check.
         stopped.result
+    }
+
+    /// The oldest notice waiting for the application (see `crate::notice`),
+    /// taken when its message is shorter than `max_message_len` bytes, else
+    /// `Err(its length)`. None with a notice sink (the sink gets them all),
+    /// or with `"enable": false`.
+    pub fn poll_notice(&self, max_message_len: usize) -> Result<Option<Notice>, usize> {
+        match &self.shared {
+            None => Ok(None),
+            Some(shared) => shared.reporter.notices.poll(max_message_len),
+        }
     }
 
     /// A snapshot of the counters.

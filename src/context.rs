@@ -11,6 +11,7 @@
 //! (so the event's win; both win over set_extra and `extra`).
 
 use crate::event::scan::{self, Member};
+use crate::result::ResultCode;
 use serde_json::value::RawValue;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -171,11 +172,12 @@ impl Contexts {
     }
 
     /// Sets `key` in the calling thread's context (`value` is checked JSON).
-    /// Err(()) when the context already holds MAX_CONTEXT_KEYS other keys.
-    pub fn set(&self, key: &str, value: Box<RawValue>) -> Result<(), ()> {
+    /// TOO_MANY_FIELDS when the context already holds MAX_CONTEXT_KEYS
+    /// other keys.
+    pub fn set(&self, key: &str, value: Box<RawValue>) -> Result<(), ResultCode> {
         self.change(|entries| {
             if entries.len() >= MAX_CONTEXT_KEYS && !entries.contains_key(key) {
-                return Err(());
+                return Err(ResultCode::LOGSTASH_ASYNC_TOO_MANY_FIELDS);
             }
             entries.insert(key.to_owned(), value);
             Ok(())
@@ -207,8 +209,8 @@ impl Contexts {
     /// Applies `edit` to this thread's entries and makes the new snapshot.
     fn change(
         &self,
-        edit: impl FnOnce(&mut BTreeMap<String, Box<RawValue>>) -> Result<(), ()>,
-    ) -> Result<(), ()> {
+        edit: impl FnOnce(&mut BTreeMap<String, Box<RawValue>>) -> Result<(), ResultCode>,
+    ) -> Result<(), ResultCode> {
         THREAD
             .try_with(|t| {
                 let mut t = t.borrow_mut();
@@ -324,7 +326,10 @@ mod tests {
         for i in 0..MAX_CONTEXT_KEYS {
             live.set(&format!("k{i}"), raw("1")).unwrap();
         }
-        assert_eq!(live.set("one more", raw("1")), Err(()));
+        assert_eq!(
+            live.set("one more", raw("1")),
+            Err(ResultCode::LOGSTASH_ASYNC_TOO_MANY_FIELDS)
+        );
         assert_eq!(live.set("k0", raw("2")), Ok(()), "replacing is fine");
         THREAD.with(|t| assert_eq!(t.borrow().handles.len(), 1));
         live.clear();

@@ -18,6 +18,7 @@ pub mod layout;
 pub mod level;
 #[doc(hidden)]
 pub mod lumberjack;
+pub mod notice;
 pub mod queue;
 mod report;
 pub mod result;
