@@ -98,6 +98,13 @@ pub trait NoticeSink: Send + Sync {
     fn notice(&self, notice: &Notice);
 }
 
+/// A closure is a sink.
+impl<F: Fn(&Notice) + Send + Sync> NoticeSink for F {
+    fn notice(&self, notice: &Notice) {
+        self(notice)
+    }
+}
+
 /// At most one notice of a rate-limited kind per interval.
 pub const NOTICE_INTERVAL: Duration = Duration::from_secs(1);
 /// Notices kept for an application that polls (the oldest go first).
@@ -408,14 +415,11 @@ mod tests {
 
     #[test]
     fn a_sink_gets_them_on_dispatch_and_poll_then_gets_none() {
-        struct Collect(Mutex<Vec<Notice>>);
-        impl NoticeSink for std::sync::Arc<Collect> {
-            fn notice(&self, notice: &Notice) {
-                self.0.lock().push(notice.clone());
-            }
-        }
-        let seen = std::sync::Arc::new(Collect(Mutex::new(Vec::new())));
-        let n = Notices::new(Some(Box::new(seen.clone())));
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let collect = seen.clone();
+        let n = Notices::new(Some(Box::new(move |notice: &Notice| {
+            collect.lock().push(notice.clone())
+        })));
         n.report("send", "refused");
         assert_eq!(n.poll(usize::MAX), Ok(None));
         assert!(
