@@ -851,8 +851,11 @@ const char *logstash_async_notice_kind_str(int kind);
 
 /*
  * Inline helpers (C99 or C++): fields, logging with the caller's location,
- * printf-style formatting. They only call the functions above.
+ * printf-style formatting. They only call the functions above. (cbindgen
+ * writes this part after the include guard: it has a guard of its own.)
  */
+#ifndef LOGSTASH_ASYNC_INLINE_H
+#define LOGSTASH_ASYNC_INLINE_H
 
 /* Fields for logstash_async_log_fields and logstash_async_context_set_field:
  *
@@ -1027,3 +1030,5 @@ static inline logstash_async_result logstash_async_logf_at(
 
 /* The initial value of a logstash_async_options: every callback NULL. */
 #define LOGSTASH_ASYNC_OPTIONS_INIT {LOGSTASH_ASYNC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL}
+
+#endif /* LOGSTASH_ASYNC_INLINE_H */
