@@ -171,6 +171,22 @@ impl<'b> EventWriter<'b> {
     }
 }
 
+/// The event `record` and `fields` make, as `Client::log_record` queues it
+/// (without a size limit): for tests, benchmarks and Rust callers that want
+/// the JSON itself.
+pub fn build_event(record: &Record<'_>, fields: &[Field<'_>]) -> Result<Vec<u8>, ResultCode> {
+    let mut buf = Vec::new();
+    let mut writer = EventWriter::new(&mut buf);
+    for f in fields {
+        writer.field(f.key, f.value)?;
+    }
+    let (json, has_raw) = writer.end(record);
+    if has_raw {
+        super::validate(json, usize::MAX)?;
+    }
+    Ok(json.to_vec())
+}
+
 /// Appends a field's value; true for a raw JSON value (not checked here).
 fn write_value(out: &mut Vec<u8>, value: FieldValue<'_>) -> Result<bool, ResultCode> {
     let mut f = CompactFormatter;
