@@ -423,11 +423,11 @@ mod tests {
         n.report("send", "refused");
         assert_eq!(n.poll(usize::MAX), Ok(None));
         assert!(
-            seen.0.lock().is_empty(),
+            seen.lock().is_empty(),
             "only the worker's dispatch calls the sink"
         );
         n.dispatch(&Counters::default());
-        assert_eq!(seen.0.lock()[0].kind, NoticeKind::DeliveryFailing);
+        assert_eq!(seen.lock()[0].kind, NoticeKind::DeliveryFailing);
     }
 
     #[test]
