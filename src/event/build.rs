@@ -129,28 +129,27 @@ impl<'b> EventWriter<'b> {
         let mut this = self;
         let loc = record.location;
         if let Some(file) = loc.file {
-            this.key("path");
+            this.static_key(b"\"path\":");
             write_string(this.out, file, "");
         }
         if loc.line > 0 {
-            this.key("line");
+            this.static_key(b"\"line\":");
             let _ = CompactFormatter.write_u32(this.out, loc.line);
         }
         if let Some(function) = loc.function {
-            this.key("func_name");
+            this.static_key(b"\"func_name\":");
             write_string(this.out, function, "");
         }
         if let Some(name) = record.logger_name {
-            this.key("logger_name");
+            this.static_key(b"\"logger_name\":");
             write_string(this.out, name, "");
         }
         if record.truncated {
-            this.key("message_truncated");
-            this.out.extend_from_slice(b"true");
+            this.static_key(b"\"message_truncated\":true");
         }
-        this.key("level");
+        this.static_key(b"\"level\":");
         this.out.extend_from_slice(record.level.json().as_bytes());
-        this.key("message");
+        this.static_key(b"\"message\":");
         let mark = if record.truncated {
             TRUNCATION_MARK
         } else {
@@ -159,6 +158,16 @@ impl<'b> EventWriter<'b> {
         write_string(this.out, record.message, mark);
         this.out.push(b'}');
         (&this.out[..], this.has_raw)
+    }
+
+    /// Writes a member's start written out in advance (`"level":`), after a
+    /// comma when a member precedes it.
+    #[inline]
+    fn static_key(&mut self, json: &[u8]) {
+        if self.out.len() > 1 {
+            self.out.push(b',');
+        }
+        self.out.extend_from_slice(json);
     }
 
     /// Writes `"key":` after a comma when a member precedes it.
@@ -270,12 +279,12 @@ pub(crate) fn write_string(out: &mut Vec<u8>, s: &str, suffix: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape = ESCAPE[b as usize];
-        if escape == 0 {
-            continue;
-        }
+    loop {
+        // The plain run up to the next byte to escape, found 8 bytes at a time.
+        let i = super::scan::skip_plain(bytes, start);
         out.extend_from_slice(&bytes[start..i]);
+        let Some(&b) = bytes.get(i) else { break };
+        let escape = ESCAPE[b as usize];
         if escape == b'u' {
             out.extend_from_slice(b"\\u00");
             out.push(HEX[(b >> 4) as usize]);
@@ -286,7 +295,6 @@ pub(crate) fn write_string(out: &mut Vec<u8>, s: &str, suffix: &str) {
         }
         start = i + 1;
     }
-    out.extend_from_slice(&bytes[start..]);
     out.extend_from_slice(suffix.as_bytes());
     out.push(b'"');
 }
