@@ -236,13 +236,46 @@ struct polled_notice {
  */
 using notice_handler = std::function<void(const notice &)>;
 
+/**
+ * debug(), info(), warning(), error() and critical() for a class with
+ * log(level, message, fields, where): the message at that level, with typed
+ * fields and the caller's location. Never throw.
+ */
+template <typename Derived>
+class level_calls {
+ public:
+  std::error_code debug(std::string_view message, std::initializer_list<field> fields = {},
+                        location where = location::current()) const noexcept {
+    return self().log(level::debug, message, fields, where);
+  }
+  std::error_code info(std::string_view message, std::initializer_list<field> fields = {},
+                       location where = location::current()) const noexcept {
+    return self().log(level::info, message, fields, where);
+  }
+  std::error_code warning(std::string_view message, std::initializer_list<field> fields = {},
+                          location where = location::current()) const noexcept {
+    return self().log(level::warning, message, fields, where);
+  }
+  std::error_code error(std::string_view message, std::initializer_list<field> fields = {},
+                        location where = location::current()) const noexcept {
+    return self().log(level::error, message, fields, where);
+  }
+  std::error_code critical(std::string_view message, std::initializer_list<field> fields = {},
+                           location where = location::current()) const noexcept {
+    return self().log(level::critical, message, fields, where);
+  }
+
+ private:
+  const Derived &self() const noexcept { return static_cast<const Derived &>(*this); }
+};
+
 class logger;
 
 /** The library's version, e.g. "0.1.0" (LOGSTASH_ASYNC_VERSION_STRING is the header's). */
 inline std::string_view version() noexcept { return ::logstash_async_version(); }
 
 /** One logging handle: a queue, a SQLite buffer and a worker thread. RAII, move-only. */
-class client {
+class client : public level_calls<client> {
  public:
   /** The default time the destructor gives shutdown to deliver what is pending. */
   static constexpr std::chrono::milliseconds default_shutdown_timeout{5000};
@@ -344,26 +377,6 @@ class client {
   std::error_code log(level lv, std::string_view message, std::initializer_list<field> fields = {},
                       location where = location::current()) const noexcept {
     return log_record(lv, {}, message, fields.begin(), fields.size(), where);
-  }
-  std::error_code debug(std::string_view message, std::initializer_list<field> fields = {},
-                        location where = location::current()) const noexcept {
-    return log(level::debug, message, fields, where);
-  }
-  std::error_code info(std::string_view message, std::initializer_list<field> fields = {},
-                       location where = location::current()) const noexcept {
-    return log(level::info, message, fields, where);
-  }
-  std::error_code warning(std::string_view message, std::initializer_list<field> fields = {},
-                          location where = location::current()) const noexcept {
-    return log(level::warning, message, fields, where);
-  }
-  std::error_code error(std::string_view message, std::initializer_list<field> fields = {},
-                        location where = location::current()) const noexcept {
-    return log(level::error, message, fields, where);
-  }
-  std::error_code critical(std::string_view message, std::initializer_list<field> fields = {},
-                           location where = location::current()) const noexcept {
-    return log(level::critical, message, fields, where);
   }
 
   /**
@@ -502,33 +515,13 @@ class client {
 };
 
 /** A client's records under a logger name (python's logger name: the logger_name field). */
-class logger {
+class logger : public level_calls<logger> {
  public:
   logger(const client &owner, std::string name) : client_(&owner), name_(std::move(name)) {}
 
   std::error_code log(level lv, std::string_view message, std::initializer_list<field> fields = {},
                       location where = location::current()) const noexcept {
     return client_->log_record(lv, name_, message, fields.begin(), fields.size(), where);
-  }
-  std::error_code debug(std::string_view message, std::initializer_list<field> fields = {},
-                        location where = location::current()) const noexcept {
-    return log(level::debug, message, fields, where);
-  }
-  std::error_code info(std::string_view message, std::initializer_list<field> fields = {},
-                       location where = location::current()) const noexcept {
-    return log(level::info, message, fields, where);
-  }
-  std::error_code warning(std::string_view message, std::initializer_list<field> fields = {},
-                          location where = location::current()) const noexcept {
-    return log(level::warning, message, fields, where);
-  }
-  std::error_code error(std::string_view message, std::initializer_list<field> fields = {},
-                        location where = location::current()) const noexcept {
-    return log(level::error, message, fields, where);
-  }
-  std::error_code critical(std::string_view message, std::initializer_list<field> fields = {},
-                           location where = location::current()) const noexcept {
-    return log(level::critical, message, fields, where);
   }
 
   const std::string &name() const noexcept { return name_; }
