@@ -435,7 +435,10 @@ struct logstash_async_handle *logstash_async_create(const char *config_json,
  * LOGSTASH_ASYNC_INVALID_JSON, LOGSTASH_ASYNC_NOT_AN_OBJECT,
  * LOGSTASH_ASYNC_EVENT_TOO_LARGE (over `max_event_bytes`),
  * LOGSTASH_ASYNC_QUEUE_FULL (over `max_queue_events`; counted as dropped),
- * LOGSTASH_ASYNC_SHUTTING_DOWN, LOGSTASH_ASYNC_FORKED.
+ * LOGSTASH_ASYNC_SHUTTING_DOWN, LOGSTASH_ASYNC_CLOSED, LOGSTASH_ASYNC_FORKED.
+ * With a `level` option above DEBUG, an event whose own `level` names a
+ * lower level (INFO when it has none) is discarded after the checks and
+ * before the copy (OK; counted in `below_level`).
  *
  * Thread-safety: safe to call from any number of threads at once.
  *
@@ -447,12 +450,17 @@ enum logstash_async_result logstash_async_emit_json(struct logstash_async_handle
                                                     size_t len);
 
 /**
- * Logs a plain message. `level` is a level name (Python's: "DEBUG", "INFO",
- * "WARNING", "ERROR", "CRITICAL"; NULL means "INFO"), `logger_name` goes to
- * the `logger_name` extra field (NULL: omitted), `message` (required) to
+ * Logs a plain message. `level` is a level name: "DEBUG", "INFO",
+ * "WARNING", "ERROR", "CRITICAL" (Python's), or "WARN" and "FATAL" (sent as
+ * WARNING and CRITICAL), in any case; NULL means "INFO"; another name is
+ * refused with LOGSTASH_ASYNC_UNKNOWN_LEVEL. `logger_name` goes to the
+ * `logger_name` extra field (NULL: omitted), `message` (required) to
  * `message`. All are NUL-terminated UTF-8, only read during the call.
+ * `logstash_async_log_fields` adds typed fields; the LOGSTASH_ASYNC_INFO...
+ * macros the caller's location.
  *
- * Same cost, errors and thread-safety as `logstash_async_emit_json`.
+ * Same cost, errors and thread-safety as `logstash_async_emit_json`; below
+ * the `level` option the message is discarded (OK, counted).
  *
  * # Safety
  * `h` is NULL or a live handle; each string is NULL or NUL-terminated.
@@ -567,8 +575,9 @@ enum logstash_async_result logstash_async_shutdown(struct logstash_async_handle 
 
 /**
  * Writes the handle's counters as a JSON object to `buf` (NUL-terminated):
- * emitted, rejected, queued, buffered, sent, resent, the dropped_* counters by
- * reason, expired, send_errors, connects, database_errors and last_error.
+ * emitted, rejected, below_level, queued, buffered, sent, resent, the
+ * dropped_* counters by reason, expired, send_errors, connects,
+ * database_errors and last_error.
  * `*out_len` (if not NULL) receives the length the JSON needs, without the NUL.
  *
  * Returns LOGSTASH_ASYNC_OK, LOGSTASH_ASYNC_BUFFER_TOO_SMALL (nothing useful
