@@ -299,3 +299,21 @@ fn the_abi_rule_is_stated_once_the_same_in_header_readme_and_cmake() {
         header
     );
 }
+
+#[test]
+fn the_cpp_headers_define_prefixed_macros_only() {
+    let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("include");
+    for header in ["logstash_async.hpp", "logstash_async_spdlog.hpp"] {
+        let text = std::fs::read_to_string(include.join(header)).unwrap();
+        let macros: Vec<String> = declared_names(&text)
+            .into_iter()
+            .filter(|n| n.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .collect();
+        assert!(!macros.is_empty(), "{header}: its include guard at least");
+        let unprefixed: Vec<&String> = macros
+            .iter()
+            .filter(|m| !m.starts_with("LOGSTASH_ASYNC_"))
+            .collect();
+        assert!(unprefixed.is_empty(), "{header}: {unprefixed:?}");
+    }
+}
