@@ -6,8 +6,11 @@
 //! `cargo run --release --example format_cost -- ecs 10000` (layouts: `ecs`,
 //! `logstash`, and `ecs-reference`, the tree-building definition of the ECS
 //! layout in tests/reference/ that the tests compare it with).
+//! A third argument `context` gives every event a thread context of two keys
+//! (what the worker merges for a thread that set them).
 
-use logstash_async::event::AcceptedEvent;
+use logstash_async::context::Contexts;
+use logstash_async::event::{AcceptedEvent, EventRef};
 use logstash_async::layout::Layout;
 use logstash_async::Config;
 use std::sync::Arc;
@@ -29,6 +32,15 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let kind = args.next().unwrap_or_else(|| "ecs".into());
     let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let contexts = Contexts::default();
+    if args.next().as_deref() == Some("context") {
+        let value = |json: &str| serde_json::value::RawValue::from_string(json.into()).unwrap();
+        contexts
+            .set("request_id", value(r#""r-0123456789""#))
+            .unwrap();
+        contexts.set("tenant", value("42")).unwrap();
+    }
+    let origin = contexts.origin();
     let formatter = match kind.as_str() {
         "ecs" | "ecs-reference" => r#","formatter":"ecs""#,
         "logstash" => "",
@@ -53,7 +65,10 @@ fn main() {
         if out.len() > 1 << 19 {
             out.clear();
         }
-        let ev = &events[(i % 1000) as usize];
+        let ev = EventRef {
+            context: origin.context.as_ref(),
+            ..EventRef::from(&events[(i % 1000) as usize])
+        };
         if kind == "ecs-reference" {
             reference.format(ev, &mut out).expect("format");
         } else {

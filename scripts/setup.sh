@@ -19,6 +19,8 @@ ruby -e 'require "ffi"' >/dev/null 2>&1 || need+=(ruby-ffi)
 ruby -e 'require "active_support"' >/dev/null 2>&1 || need+=(ruby-activesupport)
 ruby -e 'require "rails"' >/dev/null 2>&1 || need+=(ruby-railties)
 have valgrind || need+=(valgrind)
+# The spdlog sink's consumer (find_package(spdlog), with fmt).
+[ -f /usr/include/spdlog/spdlog.h ] || need+=(libspdlog-dev)
 have go || [ -x /usr/local/go/bin/go ] || need+=(golang-go)
 have curl || need+=(curl)
 # The broker transports' tests: a real Kafka (scripts/services/kafka.sh runs

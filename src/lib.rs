@@ -10,12 +10,15 @@
 pub mod buffer;
 pub mod client;
 pub mod config;
+pub mod context;
 pub mod event;
 pub mod ffi;
 mod handshake;
 pub mod layout;
+pub mod level;
 #[doc(hidden)]
 pub mod lumberjack;
+pub mod notice;
 pub mod queue;
 mod report;
 pub mod result;
@@ -28,6 +31,7 @@ mod worker;
 
 pub use client::Client;
 pub use config::Config;
+pub use level::Level;
 pub use result::ResultCode;
 pub use stats::Stats;
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 pub struct Counters {
     pub emitted: AtomicU64,
     pub rejected: AtomicU64,
+    pub below_level: AtomicU64,
     pub dropped_queue_full: AtomicU64,
     pub dropped_oldest: AtomicU64,
     pub dropped_database_full: AtomicU64,
@@ -58,6 +59,9 @@ pub struct Stats {
     pub emitted: u64,
     /// Events refused by emit/log for bad input (not counted as emitted).
     pub rejected: u64,
+    /// Events discarded on the caller's thread for a level below the
+    /// `level` option (neither emitted nor dropped).
+    pub below_level: u64,
     /// Events waiting in the in-memory queue.
     pub queued: u64,
     /// Events stored in the SQLite buffer, not yet delivered.
@@ -104,6 +108,7 @@ impl Counters {
         Stats {
             emitted: self.emitted.load(Relaxed),
             rejected: self.rejected.load(Relaxed),
+            below_level: self.below_level.load(Relaxed),
             queued,
             buffered: self.buffered.load(Relaxed),
             sent: self.sent.load(Relaxed),

@@ -70,6 +70,7 @@ type Config struct {
 	QueuedEventsFlushCount    int      `json:"queued_events_flush_count,omitempty"`
 	QueuedEventsBatchSize     int      `json:"queued_events_batch_size,omitempty"`
 
+	Level             string `json:"level,omitempty"` // events below it are discarded: "DEBUG" (default), "INFO", "WARNING", "ERROR", "CRITICAL"
 	MaxEventBytes     int    `json:"max_event_bytes,omitempty"`
 	MaxQueueEvents    int    `json:"max_queue_events,omitempty"`
 	MaxDatabaseEvents int64  `json:"max_database_events,omitempty"`

@@ -31,6 +31,7 @@ pub use limits::{OverflowPolicy, DEFAULT_MAX_EVENT_BYTES, MAX_MAX_EVENT_BYTES};
 pub use tls::TlsOptions;
 pub use transport::TransportKind;
 
+use crate::level::Level;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -74,6 +75,8 @@ pub struct Config {
     pub extra: Map<String, Value>,
     pub metadata: Option<Value>,
     pub ensure_ascii: bool,
+    /// Events below this level are dropped on the caller's thread (counted).
+    pub level: Level,
     pub event_ttl: Option<Duration>,
     pub socket_timeout: Duration,
     pub queue_check_interval: Duration,
@@ -227,6 +230,8 @@ mod tests {
         );
         assert!(err(r#"{"host":"h","overflow_policy":"x"}"#).starts_with("overflow_policy:"));
         assert!(err(r#"{"host":"h","database_path":""}"#).starts_with("database_path:"));
+        assert!(err(r#"{"host":"h","level":"NOTICE"}"#).starts_with("level: unknown level"));
+        assert!(err(r#"{"host":"h","level":20}"#).starts_with("level: expected a string"));
     }
 
     #[test]

@@ -93,6 +93,7 @@ pub(crate) mod testing {
         let ev = EventRef {
             unix_ms,
             thread_name: &thread,
+            context: None,
             json: event.as_bytes(),
         };
         let mut out = Vec::new();

@@ -8,6 +8,7 @@
 
 use super::Queue;
 use crate::config::OverflowPolicy;
+use crate::context::Origin;
 use crate::result::ResultCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -64,7 +65,7 @@ impl Queue {
     pub(super) fn push_evicting(
         &self,
         unix_ms: i64,
-        thread_name: Arc<str>,
+        origin: Arc<Origin>,
         json: &[u8],
         len: u32,
     ) -> Result<(), ResultCode> {
@@ -109,7 +110,7 @@ impl Queue {
         let shard = guards[self.shards.home_index()]
             .as_mut()
             .expect("locked above");
-        self.push_locked(shard, unix_ms, thread_name, json, len);
+        self.push_locked(shard, unix_ms, origin, json, len);
         drop(guards);
         if queued == self.wake.at() {
             self.wake.notify();

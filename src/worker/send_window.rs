@@ -298,6 +298,9 @@ impl SendWindow {
         if self.failing {
             self.failing = false;
             self.shared.handshake.set_failing(false);
+            self.shared
+                .reporter
+                .report("recovered", "delivery recovered");
         }
         self.backoff.reset();
     }

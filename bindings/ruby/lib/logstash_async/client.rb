@@ -57,6 +57,9 @@ module LogstashAsync
       raise InvalidJsonError.new("event cannot be encoded as JSON: #{e.message}", code: 3)
     end
 
+    # The level names logstash_async_log accepts.
+    LIBRARY_LEVELS = %w[DEBUG INFO WARNING ERROR CRITICAL].freeze
+
     # Emits an event already encoded as a JSON object (a String).
     def emit_json(json)
       json = json.to_str
@@ -90,6 +93,12 @@ module LogstashAsync
     # nil) and a message, UTF-8 without NUL bytes (Logger checks; it saves
     # the normalising of #log on every entry).
     def log_plain(level, logger_name, message) # :nodoc:
+      unless LIBRARY_LEVELS.include?(level)
+        # The library's log call refuses other names (UNKNOWN): sent as written.
+        event = { "level" => level, "message" => message }
+        event["logger_name"] = logger_name if logger_name
+        return emit(event)
+      end
       code = if @blocking
                args = Native.c_strings(level, logger_name, message)
                unlocked_call { |h| Native.logstash_async_log_blocking(h, *args) }
