@@ -5,7 +5,9 @@
 //!
 //! `cargo run --release --example format_cost -- ecs 10000` (layouts: `ecs`,
 //! `logstash`, and `ecs-reference`, the tree-building definition of the ECS
-//! layout in tests/reference/ that the tests compare it with).
+//! layout in tests/reference/ that the tests compare it with). A third
+//! argument adds options, e.g. event shaping:
+//! `-- logstash 10000 '{"drop_fields":["extra.pad"]}'`.
 
 use logstash_async::event::AcceptedEvent;
 use logstash_async::layout::Layout;
@@ -34,9 +36,16 @@ fn main() {
         "logstash" => "",
         other => panic!("unknown layout {other} (ecs, ecs-reference or logstash)"),
     };
-    let config =
-        Config::from_json(format!(r#"{{"host":"127.0.0.1","port":1{formatter}}}"#).as_bytes())
-            .expect("config");
+    let mut options: serde_json::Value =
+        serde_json::from_str(&format!(r#"{{"host":"127.0.0.1","port":1{formatter}}}"#))
+            .expect("options");
+    if let Some(more) = args.next() {
+        let more: serde_json::Value = serde_json::from_str(&more).expect("options: a JSON object");
+        for (k, v) in more.as_object().expect("options: a JSON object") {
+            options[k] = v.clone();
+        }
+    }
+    let config = Config::from_json(options.to_string().as_bytes()).expect("config");
     let layout = Layout::new(&config, "host", "bench");
     let reference = reference::ReferenceEcsLayout::new(&config, "host", "bench");
     let thread: Arc<str> = Arc::from("main");

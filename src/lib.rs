@@ -19,6 +19,7 @@ pub mod lumberjack;
 pub mod queue;
 mod report;
 pub mod result;
+mod shaping;
 mod shared;
 pub mod stats;
 pub mod sys;

@@ -16,6 +16,7 @@ mod layout;
 mod limits;
 pub mod options;
 mod read;
+mod shaping;
 mod tls;
 mod transport;
 mod worker;
@@ -24,6 +25,7 @@ pub use endpoint::Endpoint;
 pub use http::{HttpOptions, Secret, DEFAULT_MAX_CONTENT_LENGTH};
 pub use layout::LayoutKind;
 pub use limits::{OverflowPolicy, DEFAULT_MAX_EVENT_BYTES, MAX_MAX_EVENT_BYTES};
+pub use shaping::{FieldPath, MaskMode, MaskPattern, ShapingOptions};
 pub use tls::TlsOptions;
 pub use transport::TransportKind;
 
@@ -80,6 +82,8 @@ pub struct Config {
     pub backoff_max: Duration,
     /// Report worker errors on stderr (rate-limited).
     pub stderr_errors: bool,
+    /// What the worker renames, drops and masks in each formatted event.
+    pub shaping: ShapingOptions,
 }
 
 impl Config {
