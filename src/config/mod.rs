@@ -26,7 +26,7 @@ pub use http::{HttpOptions, Secret, DEFAULT_MAX_CONTENT_LENGTH};
 pub use layout::LayoutKind;
 pub use limits::{OverflowPolicy, DEFAULT_MAX_EVENT_BYTES, MAX_MAX_EVENT_BYTES};
 pub use shaping::{FieldPath, MaskMode, MaskPattern, ShapingOptions};
-pub use tls::TlsOptions;
+pub use tls::{TlsOptions, TlsVersion, Verify};
 pub use transport::TransportKind;
 
 use serde_json::{Map, Value};
@@ -147,7 +147,7 @@ impl Config {
 type Rule = fn(&mut Config, &Map<String, Value>) -> Result<(), String>;
 
 /// The rules, in the order they are checked.
-const RULES: [Rule; 7] = [
+const RULES: [Rule; 8] = [
     beats::default_port,
     endpoint::resolve_hosts,
     transport::check_backoff,
@@ -155,6 +155,7 @@ const RULES: [Rule; 7] = [
     http::check_transport,
     http::check_credentials,
     tls::check_client_certificate,
+    tls::resolve_verify_ca,
 ];
 
 /// The document as a JSON object.
@@ -180,7 +181,7 @@ mod tests {
         let c = Config::from_json(br#"{"host":"h"}"#).unwrap();
         assert_eq!(c.port, 5959);
         assert_eq!(c.transport, TransportKind::Tcp);
-        assert!(!c.tls.enable && c.tls.verify);
+        assert!(!c.tls.enable && c.tls.verify == Verify::Full);
         assert_eq!(c.database_path, None);
         assert!(c.enable);
         assert_eq!(c.message_type, "python-logstash");
