@@ -21,6 +21,9 @@ ruby -e 'require "rails"' >/dev/null 2>&1 || need+=(ruby-railties)
 have valgrind || need+=(valgrind)
 have go || [ -x /usr/local/go/bin/go ] || need+=(golang-go)
 have curl || need+=(curl)
+# Real python-logstash-async (and prometheus_client) from PyPI, in a venv the tests make.
+have python3 || need+=(python3)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 
 if ((${#need[@]})); then
   echo "setup: installing ${need[*]}"

@@ -27,6 +27,8 @@ pub struct Client {
     worker: Mutex<Option<JoinHandle<()>>>,
     max_event_bytes: usize,
     fork_generation: u64,
+    /// The `handle` label of its Prometheus statistics.
+    label: String,
 }
 
 impl Client {
@@ -50,12 +52,17 @@ impl Client {
 
     fn start(config: Config, custom: Option<Box<dyn Transport>>) -> Result<Client, String> {
         let fork_generation = crate::sys::fork_generation();
+        let label = config
+            .handle_name
+            .clone()
+            .unwrap_or_else(crate::prometheus::next_handle_label);
         if !config.enable {
             return Ok(Client {
                 shared: None,
                 worker: Mutex::new(None),
                 max_event_bytes: config.max_event_bytes,
                 fork_generation,
+                label,
             });
         }
         let counters = Counters::default();
@@ -112,6 +119,7 @@ impl Client {
             worker: Mutex::new(Some(handle)),
             max_event_bytes,
             fork_generation,
+            label,
         })
     }
 
@@ -270,6 +278,12 @@ impl Client {
             None => Stats::default(),
             Some(shared) => shared.counters.snapshot(shared.queue.len() as u64),
         }
+    }
+
+    /// The `handle` label of its statistics: `handle_name`, or its number
+    /// among the handles of the process ("1", "2", ...).
+    pub fn handle_label(&self) -> &str {
+        &self.label
     }
 
     /// Like `stats`, but refuses in a forked child (whose copy of the queue's

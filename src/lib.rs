@@ -16,6 +16,7 @@ mod handshake;
 pub mod layout;
 #[doc(hidden)]
 pub mod lumberjack;
+pub mod prometheus;
 pub mod queue;
 mod report;
 pub mod result;

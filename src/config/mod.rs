@@ -84,6 +84,8 @@ pub struct Config {
     pub stderr_errors: bool,
     /// What the worker renames, drops and masks in each formatted event.
     pub shaping: ShapingOptions,
+    /// The `handle` label of the Prometheus statistics (None: a number).
+    pub handle_name: Option<String>,
 }
 
 impl Config {

@@ -31,7 +31,7 @@ pub(super) fn new_handle(client: Client) -> *mut logstash_async_handle {
 
 /// # Safety
 /// `h` is NULL or a pointer returned by `logstash_async_create` and not yet shut down.
-unsafe fn handle<'a>(h: *const logstash_async_handle) -> Result<&'a Client, ResultCode> {
+pub(super) unsafe fn handle<'a>(h: *const logstash_async_handle) -> Result<&'a Client, ResultCode> {
     if h.is_null() {
         return Err(ResultCode::LOGSTASH_ASYNC_NULL_ARGUMENT);
     }

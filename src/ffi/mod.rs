@@ -5,6 +5,8 @@
 mod api;
 mod boundary;
 mod custom;
+mod prometheus;
 
 pub use api::*;
 pub use custom::*;
+pub use prometheus::*;

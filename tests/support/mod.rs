@@ -10,6 +10,7 @@
 //! | `http_server.rs` | the HTTP/1.1 receiver |
 //! | `tls_relay.rs` | a TLS front for a plain receiver |
 //! | `pki.rs` | a throwaway CA and certificates |
+//! | `python.rs` | python-logstash-async and prometheus_client from PyPI, in a venv |
 //! | `syslog_ng.rs` | syslog-ng, an independent receiver |
 //! | `c_program.rs` | compiling and running the C programs of tests/c/ |
 //! | `client.rs` | client configurations, waits on statistics |
@@ -26,6 +27,7 @@ pub mod events;
 pub mod http_server;
 pub mod listener;
 pub mod pki;
+pub mod python;
 pub mod syslog_ng;
 pub mod tcp_sink;
 pub mod tls_relay;
