@@ -61,6 +61,7 @@ type Config struct {
 	Extra       map[string]any `json:"extra,omitempty"`
 	Metadata    map[string]any `json:"metadata,omitempty"`
 	EnsureASCII *bool          `json:"ensure_ascii,omitempty"` // default true
+	Encoding    string         `json:"encoding,omitempty"`     // "utf-8" only (python-logstash-async's option)
 
 	EventTTL                  float64  `json:"event_ttl,omitempty"`      // seconds; default: none
 	SocketTimeout             float64  `json:"socket_timeout,omitempty"` // seconds; default 5

@@ -17,6 +17,7 @@ mod checkpoint;
 mod chunk;
 mod error;
 mod fork_safety;
+pub mod inspect;
 mod lock;
 mod open;
 mod rows;

@@ -11,6 +11,8 @@ mod json;
 mod logstash;
 mod timestamp;
 
+pub(crate) use timestamp::format_timestamp;
+
 use crate::config::{Config, LayoutKind};
 use crate::event::EventRef;
 use crate::shaping::Shaper;
