@@ -35,8 +35,9 @@ pub struct Inspection {
     pub newest: Option<String>,
 }
 
-/// Opens `path` for reading only (see the module's comment).
-pub(super) fn open_read_only(path: &Path) -> Result<Connection, String> {
+/// Opens `path` for reading only (see the module's comment); `live`: the
+/// file is in use (or about to be), never read it as immutable.
+fn open_read_only(path: &Path, live: bool) -> Result<Connection, String> {
     let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let header = std::fs::read(path).map_err(|e| fail(&e)).map(|mut bytes| {
         bytes.truncate(100);
@@ -47,7 +48,7 @@ pub(super) fn open_read_only(path: &Path) -> Result<Connection, String> {
     }
     // Bytes 18 and 19 are 2 in WAL mode; its -wal exists while a process has it open.
     let wal_mode = header.get(18..20) == Some(&[2, 2][..]);
-    let immutable = wal_mode && !sidecar(path, "-wal").exists();
+    let immutable = !live && wal_mode && !sidecar(path, "-wal").exists();
     let uri = format!(
         "file:{}?mode=ro{}",
         uri_path(path),
@@ -64,7 +65,7 @@ pub(super) fn open_read_only(path: &Path) -> Result<Connection, String> {
 
 /// Reads what the database file at `path` holds.
 pub fn inspect(path: &Path) -> Result<Inspection, String> {
-    let conn = open_read_only(path)?;
+    let conn = open_read_only(path, false)?;
     let fail = |e: rusqlite::Error| format!("{}: {e}", path.display());
     let has_table = |name: &str| -> Result<bool, String> {
         conn.query_row(
@@ -92,7 +93,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, String> {
 
 /// The oldest `limit` events, as stored (one JSON document each).
 pub fn oldest_events(path: &Path, limit: usize) -> Result<Vec<String>, String> {
-    let conn = open_read_only(path)?;
+    let conn = open_read_only(path, false)?;
     let fail = |e: rusqlite::Error| format!("{}: {e}", path.display());
     let mut out = Vec::new();
     let python = conn
@@ -105,11 +106,15 @@ pub fn oldest_events(path: &Path, limit: usize) -> Result<Vec<String>, String> {
         .map_err(fail)?
         .is_some();
     if python {
+        // Python's handler stores the encoded text: a BLOB.
         let mut stmt = conn
-            .prepare("SELECT event_text FROM event ORDER BY event_id LIMIT ?1")
+            .prepare("SELECT CAST(event_text AS BLOB) FROM event ORDER BY event_id LIMIT ?1")
             .map_err(fail)?;
         let rows = stmt
-            .query_map([limit as i64], |r| r.get::<_, String>(0))
+            .query_map([limit as i64], |r| {
+                r.get::<_, Vec<u8>>(0)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+            })
             .map_err(fail)?;
         return rows.collect::<Result<_, _>>().map_err(fail);
     }
@@ -130,6 +135,34 @@ pub fn oldest_events(path: &Path, limit: usize) -> Result<Vec<String>, String> {
         }
     }
     Ok(out)
+}
+
+/// The ids of the chunks a buffer file holds, read again and again while
+/// its handle sends them (`replay --python-database` watches its staging
+/// file: a chunk is gone once delivered).
+pub struct ChunkIds {
+    conn: Connection,
+    path: String,
+}
+
+impl ChunkIds {
+    pub fn open(path: &Path) -> Result<ChunkIds, String> {
+        Ok(ChunkIds {
+            conn: open_read_only(path, true)?,
+            path: path.display().to_string(),
+        })
+    }
+
+    /// The ids stored now.
+    pub fn read(&self) -> Result<std::collections::HashSet<i64>, String> {
+        let fail = |e: rusqlite::Error| format!("{}: {e}", self.path);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM chunks")
+            .map_err(fail)?;
+        let ids = stmt.query_map([], |r| r.get(0)).map_err(fail)?;
+        ids.collect::<rusqlite::Result<_>>().map_err(fail)
+    }
 }
 
 fn buffer_contents(conn: &Connection) -> rusqlite::Result<Inspection> {
@@ -242,23 +275,44 @@ mod tests {
         let path = dir.path().join("odd?name#%.db");
         let (mut b, _) = Buffer::open_file(&path).unwrap();
         let line = |ts: &str| format!("{{\"@timestamp\":\"{ts}\",\"message\":\"m\"}}\n");
-        let lines = format!("{}{}", line("2024-01-01T00:00:00.000Z"), line("2024-01-01T00:00:01.000Z"));
+        let lines = format!(
+            "{}{}",
+            line("2024-01-01T00:00:00.000Z"),
+            line("2024-01-01T00:00:01.000Z")
+        );
         b.insert(&mut vec![
-            NewChunk { lines: lines.into_bytes(), count: 2, newest_ms: 1 },
-            NewChunk { lines: line("2024-01-02T00:00:00.000Z").into_bytes(), count: 1, newest_ms: 2 },
+            NewChunk {
+                lines: lines.into_bytes(),
+                count: 2,
+                newest_ms: 1,
+            },
+            NewChunk {
+                lines: line("2024-01-02T00:00:00.000Z").into_bytes(),
+                count: 1,
+                newest_ms: 2,
+            },
         ])
         .unwrap();
         // The owner still holds the file (and its lock) while we look.
         let found = inspect(&path).unwrap();
-        assert_eq!(found.kind, Kind::Buffer { schema_version: SCHEMA_VERSION });
+        assert_eq!(
+            found.kind,
+            Kind::Buffer {
+                schema_version: SCHEMA_VERSION
+            }
+        );
         assert_eq!((found.events, found.rows), (3, 2));
         assert_eq!(found.oldest.as_deref(), Some("2024-01-01T00:00:00.000Z"));
         assert_eq!(found.newest.as_deref(), Some("2024-01-02T00:00:00.000Z"));
         assert!(found.database_bytes > 0);
         assert_eq!(oldest_events(&path, 2).unwrap().len(), 2);
         // The owner goes on writing meanwhile.
-        b.insert(&mut vec![NewChunk { lines: line("x").into_bytes(), count: 1, newest_ms: 3 }])
-            .unwrap();
+        b.insert(&mut vec![NewChunk {
+            lines: line("x").into_bytes(),
+            count: 1,
+            newest_ms: 3,
+        }])
+        .unwrap();
         drop(b);
         // Closed: no WAL left; read as immutable, nothing created.
         assert!(!sidecar(&path, "-wal").exists());
@@ -274,7 +328,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text = dir.path().join("notes.txt");
         std::fs::write(&text, "hello").unwrap();
-        assert!(inspect(&text).unwrap_err().contains("not an SQLite database"));
+        assert!(inspect(&text)
+            .unwrap_err()
+            .contains("not an SQLite database"));
         let other = dir.path().join("other.db");
         Connection::open(&other)
             .unwrap()

@@ -20,6 +20,7 @@ mod fork_safety;
 pub mod inspect;
 mod lock;
 mod open;
+pub mod python;
 mod rows;
 mod schema;
 mod tail;

@@ -327,22 +327,32 @@ mod tests {
             let json = format!(r#"{{"host":"h","transport":"logstash_async.transport.{class}"}}"#);
             assert_eq!(Config::from_json(json.as_bytes()).unwrap().transport, kind);
         }
-        assert!(err(r#"{"host":"h","transport":"logstash_async.transport.Kafka"}"#)
-            .starts_with("transport: unknown transport"));
-        assert!(err(r#"{"host":"h","transport":"mymodule.TcpTransport"}"#).starts_with("transport:"));
+        assert!(
+            err(r#"{"host":"h","transport":"logstash_async.transport.Kafka"}"#)
+                .starts_with("transport: unknown transport")
+        );
+        assert!(
+            err(r#"{"host":"h","transport":"mymodule.TcpTransport"}"#).starts_with("transport:")
+        );
         for name in ["utf-8", "UTF-8", "utf8", "utf_8"] {
             let json = format!(r#"{{"host":"h","encoding":"{name}"}}"#);
             Config::from_json(json.as_bytes()).unwrap();
         }
         let e = err(r#"{"host":"h","encoding":"latin-1"}"#);
-        assert!(e.starts_with("encoding: only \"utf-8\"") && e.contains("latin-1"), "{e}");
+        assert!(
+            e.starts_with("encoding: only \"utf-8\"") && e.contains("latin-1"),
+            "{e}"
+        );
         assert!(err(r#"{"host":"h","encoding":1}"#).starts_with("encoding: expected a string"));
         // HttpTransport's path has no leading slash ("{host}:{port}/{path}").
         let path = |p: &str| {
             let json = format!(r#"{{"host":"h","transport":"http","path":"{p}"}}"#);
             Config::from_json(json.as_bytes()).unwrap().http.path
         };
-        assert_eq!((path("logs/in"), path("/logs/in"), path("")), ("/logs/in".into(), "/logs/in".into(), "/".into()));
+        assert_eq!(
+            (path("logs/in"), path("/logs/in"), path("")),
+            ("/logs/in".into(), "/logs/in".into(), "/".into())
+        );
     }
 
     #[test]

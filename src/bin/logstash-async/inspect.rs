@@ -55,14 +55,19 @@ pub fn main(mut parser: lexopt::Parser) -> Result<(), Failure> {
             lexopt::Arg::Long("show") => {
                 let value = parser.value().map_err(Failure::usage)?;
                 show = value.to_string_lossy().parse().map_err(|_| {
-                    Failure::Usage(format!("--show: '{}' is not a count", value.to_string_lossy()))
+                    Failure::Usage(format!(
+                        "--show: '{}' is not a count",
+                        value.to_string_lossy()
+                    ))
                 })?;
             }
             other => return Err(Failure::usage(other.unexpected())),
         }
     }
     let Some(path) = database else {
-        return Err(Failure::Usage("inspect: --database FILE is required".into()));
+        return Err(Failure::Usage(
+            "inspect: --database FILE is required".into(),
+        ));
     };
     let found = inspect(&path).map_err(Failure::Runtime)?;
     if json_format {
@@ -103,10 +108,15 @@ fn print_text(path: &std::path::Path, found: &Inspection) {
     match found.kind {
         Kind::Buffer { schema_version } => {
             println!("format          logstash-async buffer, schema version {schema_version}");
-            println!("events          {} (in {} chunks)", found.events, found.rows);
+            println!(
+                "events          {} (in {} chunks)",
+                found.events, found.rows
+            );
         }
         Kind::Python { pending_delete } => {
-            println!("format          python-logstash-async database (replay it with --python-database)");
+            println!(
+                "format          python-logstash-async database (replay it with --python-database)"
+            );
             println!(
                 "events          {} ({pending_delete} marked pending_delete: in flight when its process stopped)",
                 found.events
@@ -121,8 +131,14 @@ fn print_text(path: &std::path::Path, found: &Inspection) {
         size(found.wal_bytes)
     );
     let none = || "-".to_owned();
-    println!("oldest event    {}", found.oldest.clone().unwrap_or_else(none));
-    println!("newest event    {}", found.newest.clone().unwrap_or_else(none));
+    println!(
+        "oldest event    {}",
+        found.oldest.clone().unwrap_or_else(none)
+    );
+    println!(
+        "newest event    {}",
+        found.newest.clone().unwrap_or_else(none)
+    );
 }
 
 fn size(bytes: u64) -> String {

@@ -15,6 +15,8 @@ mod failure;
 mod inspect;
 mod listen;
 mod progress;
+mod python_replay;
+mod python_staging;
 mod replay;
 mod send;
 
