@@ -6,7 +6,7 @@ use super::tree::Node;
 use super::write::write;
 use crate::config::{MaskMode, MaskPattern};
 use memchr::memchr;
-use regex::Captures;
+use regex::{Captures, RegexSet};
 use std::borrow::Cow;
 
 /// The mask of a fixed-mode field or match.
@@ -16,9 +16,24 @@ const FIXED_JSON: &str = "\"***\"";
 pub(super) struct Masker {
     pub mode: MaskMode,
     pub patterns: Vec<MaskPattern>,
+    /// All the patterns at once: one scan tells which (if any) match a
+    /// string, most strings matching none (None: too large to combine).
+    any: Option<RegexSet>,
 }
 
 impl Masker {
+    pub fn new(mode: MaskMode, patterns: Vec<MaskPattern>) -> Masker {
+        let any = match patterns.len() {
+            0 | 1 => None,
+            _ => RegexSet::new(patterns.iter().map(|p| p.regex.as_str())).ok(),
+        };
+        Masker {
+            mode,
+            patterns,
+            any,
+        }
+    }
+
     /// The JSON that replaces a masked field's value: the hash is of a
     /// string's text, or of any other value's JSON.
     pub fn field(&self, value: &Node<'_>) -> String {
@@ -47,8 +62,7 @@ impl Masker {
         let b = text.as_bytes();
         let mut copied = 0;
         let mut i = 0;
-        while let Some(offset) = memchr(b'"', &b[i..]) {
-            let start = i + offset;
+        while let Some(start) = next_quote(b, i) {
             let (end, escaped) = string_end(b, start);
             i = end;
             if b.get(skip_ws(b, end)) == Some(&b':') {
@@ -67,10 +81,17 @@ impl Masker {
     /// The string literal's text after the patterns; None when unchanged.
     fn on_string(&self, literal: &str, escaped: bool) -> Option<String> {
         let original = string_content(literal, escaped);
+        if self
+            .any
+            .as_ref()
+            .is_some_and(|set| !set.is_match(&original))
+        {
+            return None;
+        }
         let mut text: Cow<'_, str> = Cow::Borrowed(&original);
         for pattern in &self.patterns {
             // A plain search first: replace_all sets up captures even for
-            // a string it leaves alone, and most strings hold no match.
+            // a string it leaves alone.
             if !pattern.regex.is_match(&text) {
                 continue;
             }
@@ -102,6 +123,17 @@ impl Masker {
             (None, MaskMode::Fixed) => FIXED.to_owned(),
             (None, MaskMode::Sha256) => sha256_tag(matched.as_bytes()),
         }
+    }
+}
+
+/// The next `"` from b[i] on: between two strings of a formatted event
+/// there are a few bytes (`":"`, `","`, a number), a loop is quicker than
+/// a call; memchr for long stretches.
+fn next_quote(b: &[u8], i: usize) -> Option<usize> {
+    let near = b.get(i..)?.iter().take(16).position(|&c| c == b'"');
+    match near {
+        Some(offset) => Some(i + offset),
+        None => memchr(b'"', b.get(i + 16..)?).map(|offset| i + 16 + offset),
     }
 }
 

@@ -45,10 +45,7 @@ impl Shaper {
             renames: options.rename_fields.clone(),
             drops: options.drop_fields.clone(),
             masks: options.mask_fields.clone(),
-            masker: Masker {
-                mode: options.mask_mode,
-                patterns: options.mask_patterns.clone(),
-            },
+            masker: Masker::new(options.mask_mode, options.mask_patterns.clone()),
             line: RefCell::new(Vec::new()),
         })
     }

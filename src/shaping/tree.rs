@@ -71,6 +71,10 @@ fn key_match(key: &str, path: &[String]) -> Option<usize> {
     let mut n = 0;
     loop {
         let name = path.get(n)?.as_bytes();
+        // Most keys differ at once: no call to compare them.
+        if rest.first() != name.first() {
+            return None;
+        }
         rest = rest.strip_prefix(name)?;
         n += 1;
         match rest.split_first() {
