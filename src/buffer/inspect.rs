@@ -244,7 +244,7 @@ fn iso_ms(unix_ms: i64) -> String {
 }
 
 /// `path` with a suffix (`-wal`).
-fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
+pub(super) fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     name.into()

@@ -97,9 +97,7 @@ impl Buffer {
     /// The database file and its WAL, in bytes.
     pub fn file_bytes(&self) -> u64 {
         let Some(path) = &self.path else { return 0 };
-        let mut wal = path.clone().into_os_string();
-        wal.push("-wal");
-        [path.as_os_str(), wal.as_os_str()]
+        [path.clone(), super::inspect::sidecar(path, "-wal")]
             .iter()
             .filter_map(|p| std::fs::metadata(p).ok())
             .map(|m| m.len())

@@ -2,7 +2,7 @@
 //! endpoint of the host program (src/prometheus.rs writes them).
 
 use super::api::{handle, logstash_async_handle};
-use super::boundary::{guard, write_message};
+use super::boundary::{guard, write_whole};
 use crate::result::ResultCode;
 use std::ffi::c_char;
 
@@ -31,19 +31,10 @@ pub unsafe extern "C" fn logstash_async_stats_prometheus(
     buf_len: usize,
     out_len: *mut usize,
 ) -> ResultCode {
-    guard(|| {
-        let text = match handle(h).and_then(|client| client.stats_prometheus()) {
-            Ok(text) => text,
-            Err(e) => return e,
-        };
-        if !out_len.is_null() {
-            *out_len = text.len();
-        }
-        if buf.is_null() || buf_len <= text.len() {
-            write_message(buf, buf_len, "");
-            return ResultCode::LOGSTASH_ASYNC_BUFFER_TOO_SMALL;
-        }
-        write_message(buf, buf_len, &text);
-        ResultCode::LOGSTASH_ASYNC_OK
-    })
+    guard(
+        || match handle(h).and_then(|client| client.stats_prometheus()) {
+            Ok(text) => write_whole(buf, buf_len, out_len, &text),
+            Err(e) => e,
+        },
+    )
 }
