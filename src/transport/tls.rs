@@ -61,10 +61,13 @@ impl TlsSettings {
                 builder.danger_accept_invalid_hostnames(true);
             }
         }
-        builder.min_protocol_version(opts.min_version.map(|v| match v {
-            TlsVersion::Tls12 => Protocol::Tlsv12,
-            TlsVersion::Tls13 => Protocol::Tlsv13,
-        }));
+        // Unset: native-tls's own minimum, as before the option existed.
+        if let Some(version) = opts.min_version {
+            builder.min_protocol_version(Some(match version {
+                TlsVersion::Tls12 => Protocol::Tlsv12,
+                TlsVersion::Tls13 => Protocol::Tlsv13,
+            }));
+        }
         let connector = builder.build().map_err(|e| match &opts.keyfile {
             Some(keyfile) => format!("keyfile: {} cannot be used: {e}", keyfile.display()),
             None => format!("ssl_enable: cannot set up TLS: {e}"),
