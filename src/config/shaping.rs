@@ -8,6 +8,10 @@ use super::read::{kind, string};
 use regex::Regex;
 use serde_json::{Map, Value};
 
+/// The most names in a path: events nest at most 100 levels (event::MAX_DEPTH)
+/// and the result must stay within the 128 levels common parsers accept.
+const MAX_SEGMENTS: usize = 20;
+
 /// A field of the final layout named by its dot-separated path
 /// (`extra.user.email`): non-empty names, no empty segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +30,10 @@ impl FieldPath {
             return Err(format!(
                 "\"{text}\" is not a field path (a name between the dots is empty)"
             ));
+        }
+        if text.split('.').count() > MAX_SEGMENTS {
+            // A value renamed that deep could nest past what parsers accept.
+            return Err(format!("\"{text}\" has more than {MAX_SEGMENTS} names"));
         }
         Ok(FieldPath {
             text: text.to_owned(),
@@ -319,6 +327,11 @@ mod tests {
         );
         assert!(err(r#"{"host":"h","mask_fields":[""]}"#).starts_with("mask_fields[0]: is empty"));
         assert!(err(r#"{"host":"h","mask_fields":[".a"]}"#).starts_with("mask_fields[0]:"));
+        let deep = vec!["a"; 21].join(".");
+        assert!(err(&format!(
+            r#"{{"host":"h","rename_fields":{{"x":"{deep}"}}}}"#
+        ))
+        .contains("more than 20 names"));
         assert!(err(r#"{"host":"h","rename_fields":[]}"#)
             .starts_with("rename_fields: expected an object"));
         assert!(err(r#"{"host":"h","rename_fields":{"a":1}}"#)
