@@ -5,9 +5,11 @@
 //!
 //! `cargo run --release --example format_cost -- ecs 10000` (layouts: `ecs`,
 //! `logstash`, and `ecs-reference`, the tree-building definition of the ECS
-//! layout in tests/reference/ that the tests compare it with).
-//! A third argument `context` gives every event a thread context of two keys
-//! (what the worker merges for a thread that set them).
+//! layout in tests/reference/ that the tests compare it with). A third
+//! argument adds options, e.g. event shaping:
+//! `-- logstash 10000 '{"drop_fields":["extra.pad"]}'`; an argument
+//! `context` gives every event a thread context of two keys (what the worker
+//! merges for a thread that set them).
 
 use logstash_async::context::Contexts;
 use logstash_async::event::{AcceptedEvent, EventRef};
@@ -32,8 +34,9 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let kind = args.next().unwrap_or_else(|| "ecs".into());
     let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let rest: Vec<String> = args.collect();
     let contexts = Contexts::default();
-    if args.next().as_deref() == Some("context") {
+    if rest.iter().any(|a| a == "context") {
         let value = |json: &str| serde_json::value::RawValue::from_string(json.into()).unwrap();
         contexts
             .set("request_id", value(r#""r-0123456789""#))
@@ -46,9 +49,16 @@ fn main() {
         "logstash" => "",
         other => panic!("unknown layout {other} (ecs, ecs-reference or logstash)"),
     };
-    let config =
-        Config::from_json(format!(r#"{{"host":"127.0.0.1","port":1{formatter}}}"#).as_bytes())
-            .expect("config");
+    let mut options: serde_json::Value =
+        serde_json::from_str(&format!(r#"{{"host":"127.0.0.1","port":1{formatter}}}"#))
+            .expect("options");
+    if let Some(more) = rest.iter().find(|a| *a != "context") {
+        let more: serde_json::Value = serde_json::from_str(more).expect("options: a JSON object");
+        for (k, v) in more.as_object().expect("options: a JSON object") {
+            options[k] = v.clone();
+        }
+    }
+    let config = Config::from_json(options.to_string().as_bytes()).expect("config");
     let layout = Layout::new(&config, "host", "bench");
     let reference = reference::ReferenceEcsLayout::new(&config, "host", "bench");
     let thread: Arc<str> = Arc::from("main");

@@ -852,6 +852,31 @@ enum logstash_async_result logstash_async_poll_notice(struct logstash_async_hand
  */
 const char *logstash_async_notice_kind_str(int kind);
 
+/**
+ * Writes the handle's counters in Prometheus's text exposition format
+ * (version 0.0.4, `Content-Type: text/plain; version=0.0.4`) to `buf`,
+ * NUL-terminated: `logstash_async_events_emitted_total`, `_sent_total`,
+ * `_dropped_total{reason=...}`, `_queued`, `_buffered` and the other
+ * counters, each with a `handle` label (the `handle_name` option, or the
+ * handle's number in the process: "1", "2", ...). Each family comes once
+ * with its HELP and TYPE lines: to serve several handles on one endpoint,
+ * merge their samples family by family (the Go and Ruby bindings do).
+ * `*out_len` (if not NULL) receives the length the text needs, without the NUL.
+ *
+ * Returns LOGSTASH_ASYNC_OK, LOGSTASH_ASYNC_BUFFER_TOO_SMALL (nothing useful
+ * written: call again with `*out_len + 1` bytes), LOGSTASH_ASYNC_NULL_ARGUMENT,
+ * LOGSTASH_ASYNC_FORKED (in a forked child: the counters are the parent's).
+ * Thread-safety: safe from any thread. Never blocks on I/O.
+ *
+ * # Safety
+ * `h` is NULL or a live handle; `buf` is NULL or writable for `buf_len`
+ * bytes; `out_len` is NULL or writable.
+ */
+enum logstash_async_result logstash_async_stats_prometheus(struct logstash_async_handle *h,
+                                                           char *buf,
+                                                           size_t buf_len,
+                                                           size_t *out_len);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

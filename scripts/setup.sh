@@ -30,7 +30,9 @@ have mvn || need+=(maven)
 have kcat || need+=(kcat)
 have redis-server || need+=(redis-server)
 have redis-cli || need+=(redis-tools)
-have python3 || need+=(python3) # kafka.sh picks free ports with it
+have python3 || need+=(python3) # kafka.sh picks free ports; the python-logstash-async venv
+# Real python-logstash-async (and prometheus_client) from PyPI, in a venv the tests make.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 
 if ((${#need[@]})); then
   echo "setup: installing ${need[*]}"

@@ -45,6 +45,8 @@ pub struct Client {
     /// The threads' contexts on this handle.
     contexts: Contexts,
     fork_generation: u64,
+    /// The `handle` label of its Prometheus statistics.
+    label: String,
 }
 
 impl Client {
@@ -84,6 +86,10 @@ impl Client {
             notice_sink,
         } = options;
         let fork_generation = crate::sys::fork_generation();
+        let label = config
+            .handle_name
+            .clone()
+            .unwrap_or_else(crate::prometheus::next_handle_label);
         if !config.enable {
             return Ok(Client {
                 shared: None,
@@ -92,6 +98,7 @@ impl Client {
                 min_level: config.level,
                 contexts: Contexts::default(),
                 fork_generation,
+                label,
             });
         }
         let counters = Counters::default();
@@ -150,6 +157,7 @@ impl Client {
             min_level,
             contexts: Contexts::default(),
             fork_generation,
+            label,
         })
     }
 
@@ -419,6 +427,12 @@ impl Client {
             None => Stats::default(),
             Some(shared) => shared.counters.snapshot(shared.queue.len() as u64),
         }
+    }
+
+    /// The `handle` label of its statistics: `handle_name`, or its number
+    /// among the handles of the process ("1", "2", ...).
+    pub fn handle_label(&self) -> &str {
+        &self.label
     }
 
     /// Like `stats`, but refuses in a forked child (whose copy of the queue's

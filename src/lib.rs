@@ -19,9 +19,11 @@ pub mod level;
 #[doc(hidden)]
 pub mod lumberjack;
 pub mod notice;
+pub mod prometheus;
 pub mod queue;
 mod report;
 pub mod result;
+mod shaping;
 mod shared;
 pub mod stats;
 pub mod sys;

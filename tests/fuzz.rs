@@ -160,6 +160,9 @@ fn emit_validation_and_formatting_never_panic_and_emit_valid_json() {
         Config::from_json(br#"{"host":"h","extra":{"app":"x"},"tags":["t"]}"#).unwrap(),
         Config::from_json(br#"{"host":"h","extra_prefix":"","ensure_ascii":false}"#).unwrap(),
         Config::from_json(br#"{"host":"h","formatter":"ecs"}"#).unwrap(),
+        // Event shaping over whatever the events hold (issue 19).
+        Config::from_json(br#"{"host":"h","rename_fields":{"extra.a":"b.c","message":"extra.m"},"drop_fields":["extra.k","pid"],"mask_fields":["extra.x.y","host"],"mask_patterns":["\\d{2}",{"pattern":"(a)(b)?","replacement":"$2$1"}]}"#).unwrap(),
+        Config::from_json(br#"{"host":"h","formatter":"ecs","extra_prefix":"","rename_fields":{"a.b":"log.x"},"drop_fields":["log.level"],"mask_fields":["a"],"mask_mode":"sha256","mask_patterns":["[^\\x00-\\x7f]+","\\\\"]}"#).unwrap(),
     ];
     let layouts: Vec<Layout> = configs
         .iter()

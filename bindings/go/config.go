@@ -44,12 +44,25 @@ type Config struct {
 	RedisKey         string         `json:"redis_key,omitempty"`         // redis: the list, default "logstash"
 	RedisDB          int            `json:"redis_db,omitempty"`          // redis: the database, default 0
 
-	SSLEnable     bool   `json:"ssl_enable,omitempty"`
-	SSLVerify     *bool  `json:"ssl_verify,omitempty"` // default true
-	CACerts       string `json:"ca_certs,omitempty"`
-	CertFile      string `json:"certfile,omitempty"`
-	KeyFile       string `json:"keyfile,omitempty"`
-	SSLServerName string `json:"ssl_server_name,omitempty"`
+	SSLEnable bool `json:"ssl_enable,omitempty"`
+	// SSLVerify is true by default (chain and host name checked); Bool(false)
+	// checks nothing, "certificate" checks the chain but NOT the host name,
+	// and any other string is a CA file (as python-logstash-async takes it).
+	SSLVerify      any    `json:"ssl_verify,omitempty"`
+	CACerts        string `json:"ca_certs,omitempty"`
+	CertFile       string `json:"certfile,omitempty"`
+	KeyFile        string `json:"keyfile,omitempty"`
+	SSLKeyPassword string `json:"ssl_key_password,omitempty"` // passphrase of an encrypted KeyFile
+	SSLMinVersion  string `json:"ssl_min_version,omitempty"`  // "1.2" or "1.3"
+	SSLServerName  string `json:"ssl_server_name,omitempty"`
+
+	// Event shaping (README, "Event shaping"): paths of the final layout,
+	// such as "extra.user.email"; applied in this order on the worker.
+	RenameFields map[string]string `json:"rename_fields,omitempty"` // old path -> new path
+	DropFields   []string          `json:"drop_fields,omitempty"`
+	MaskFields   []string          `json:"mask_fields,omitempty"`
+	MaskMode     string            `json:"mask_mode,omitempty"` // "fixed" (default, "***") or "sha256"
+	MaskPatterns []MaskPattern     `json:"mask_patterns,omitempty"`
 
 	DatabasePath string   `json:"database_path,omitempty"` // default ":memory:"
 	Enable       *bool    `json:"enable,omitempty"`        // default true
@@ -62,6 +75,7 @@ type Config struct {
 	Extra       map[string]any `json:"extra,omitempty"`
 	Metadata    map[string]any `json:"metadata,omitempty"`
 	EnsureASCII *bool          `json:"ensure_ascii,omitempty"` // default true
+	Encoding    string         `json:"encoding,omitempty"`     // "utf-8" only (python-logstash-async's option)
 
 	EventTTL                  float64  `json:"event_ttl,omitempty"`      // seconds; default: none
 	SocketTimeout             float64  `json:"socket_timeout,omitempty"` // seconds; default 5
@@ -81,6 +95,18 @@ type Config struct {
 	BackoffInitial float64 `json:"backoff_initial,omitempty"` // seconds; default 1
 	BackoffMax     float64 `json:"backoff_max,omitempty"`     // seconds; default 60
 	StderrErrors   *bool   `json:"stderr_errors,omitempty"`   // default true
+	// HandleName is the handle label of StatsPrometheus (default: the
+	// handle's number in the process).
+	HandleName string `json:"handle_name,omitempty"`
+}
+
+// MaskPattern is one entry of Config.MaskPatterns: a regular expression
+// (Rust regex syntax) whose matches in string values are replaced by
+// Replacement ($1, ${name} insert groups), or by the MaskMode mask when
+// Replacement is nil.
+type MaskPattern struct {
+	Pattern     string  `json:"pattern"`
+	Replacement *string `json:"replacement,omitempty"`
 }
 
 // Bool returns a pointer to v, for the optional fields of Config.

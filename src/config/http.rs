@@ -70,11 +70,15 @@ const OWN_HEADERS: [&str; 6] = [
 
 pub(super) const OPTIONS: &[ConfigOption] = &[
     option("path", "\"/\"", |c, k, v| {
-        let path = string(k, v)?;
-        if !path.starts_with('/') || path.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+        let mut path = string(k, v)?;
+        if path.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
             return Err(format!(
-                "path: expected a URL path starting with \"/\" without spaces, got \"{path}\""
+                "path: expected a URL path without spaces, got \"{path}\""
             ));
+        }
+        // python-logstash-async writes its URL as f"...:{port}/{path}".
+        if !path.starts_with('/') {
+            path.insert(0, '/');
         }
         c.http.path = path;
         Ok(())

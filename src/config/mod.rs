@@ -19,6 +19,7 @@ mod layout;
 mod limits;
 pub mod options;
 mod read;
+mod shaping;
 mod tls;
 mod transport;
 mod worker;
@@ -28,7 +29,8 @@ pub use endpoint::Endpoint;
 pub use http::{Compression, HttpOptions, Secret, DEFAULT_MAX_CONTENT_LENGTH};
 pub use layout::LayoutKind;
 pub use limits::{OverflowPolicy, DEFAULT_MAX_EVENT_BYTES, MAX_MAX_EVENT_BYTES};
-pub use tls::TlsOptions;
+pub use shaping::{FieldPath, MaskMode, MaskPattern, ShapingOptions};
+pub use tls::{TlsOptions, TlsVersion, Verify};
 pub use transport::TransportKind;
 
 use crate::level::Level;
@@ -93,6 +95,10 @@ pub struct Config {
     pub backoff_max: Duration,
     /// Report worker errors on stderr (rate-limited).
     pub stderr_errors: bool,
+    /// What the worker renames, drops and masks in each formatted event.
+    pub shaping: ShapingOptions,
+    /// The `handle` label of the Prometheus statistics (None: a number).
+    pub handle_name: Option<String>,
 }
 
 impl Config {
@@ -169,6 +175,7 @@ const RULES: [Rule; 12] = [
     brokers::check_redis,
     http::check_credentials,
     tls::check_client_certificate,
+    tls::resolve_verify_ca,
 ];
 
 /// The document as a JSON object.
@@ -194,7 +201,7 @@ mod tests {
         let c = Config::from_json(br#"{"host":"h"}"#).unwrap();
         assert_eq!(c.port, 5959);
         assert_eq!(c.transport, TransportKind::Tcp);
-        assert!(!c.tls.enable && c.tls.verify);
+        assert!(!c.tls.enable && c.tls.verify == Verify::Full);
         assert_eq!(c.database_path, None);
         assert!(c.enable);
         assert_eq!(c.message_type, "python-logstash");
@@ -326,6 +333,45 @@ mod tests {
         assert!(
             undocumented.is_empty() && unknown.is_empty(),
             "README Configuration table: missing {undocumented:?}, not accepted by the parser {unknown:?}"
+        );
+    }
+
+    #[test]
+    fn python_logstash_async_names_are_accepted() {
+        for (class, kind) in [
+            ("TcpTransport", TransportKind::Tcp),
+            ("UdpTransport", TransportKind::Udp),
+            ("BeatsTransport", TransportKind::Beats),
+            ("HttpTransport", TransportKind::Http),
+        ] {
+            let json = format!(r#"{{"host":"h","transport":"logstash_async.transport.{class}"}}"#);
+            assert_eq!(Config::from_json(json.as_bytes()).unwrap().transport, kind);
+        }
+        assert!(
+            err(r#"{"host":"h","transport":"logstash_async.transport.Kafka"}"#)
+                .starts_with("transport: unknown transport")
+        );
+        assert!(
+            err(r#"{"host":"h","transport":"mymodule.TcpTransport"}"#).starts_with("transport:")
+        );
+        for name in ["utf-8", "UTF-8", "utf8", "utf_8"] {
+            let json = format!(r#"{{"host":"h","encoding":"{name}"}}"#);
+            Config::from_json(json.as_bytes()).unwrap();
+        }
+        let e = err(r#"{"host":"h","encoding":"latin-1"}"#);
+        assert!(
+            e.starts_with("encoding: only \"utf-8\"") && e.contains("latin-1"),
+            "{e}"
+        );
+        assert!(err(r#"{"host":"h","encoding":1}"#).starts_with("encoding: expected a string"));
+        // HttpTransport's path has no leading slash ("{host}:{port}/{path}").
+        let path = |p: &str| {
+            let json = format!(r#"{{"host":"h","transport":"http","path":"{p}"}}"#);
+            Config::from_json(json.as_bytes()).unwrap().http.path
+        };
+        assert_eq!(
+            (path("logs/in"), path("/logs/in"), path("")),
+            ("/logs/in".into(), "/logs/in".into(), "/".into())
         );
     }
 

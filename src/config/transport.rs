@@ -36,7 +36,8 @@ pub(super) const OPTIONS: &[ConfigOption] = &[
         Ok(())
     }),
     option("transport", "\"tcp\"", |c, k, v| {
-        c.transport = match string(k, v)?.as_str() {
+        let name = string(k, v)?;
+        c.transport = match python_class(&name).unwrap_or(&name) {
             "tcp" => TransportKind::Tcp,
             "udp" => TransportKind::Udp,
             "beats" => TransportKind::Beats,
@@ -68,6 +69,18 @@ pub(super) const OPTIONS: &[ConfigOption] = &[
         Ok(())
     }),
 ];
+
+/// python-logstash-async's transport classes, as its handler takes them
+/// (`transport="logstash_async.transport.TcpTransport"`): our name for one.
+fn python_class(name: &str) -> Option<&'static str> {
+    Some(match name.strip_prefix("logstash_async.transport.")? {
+        "TcpTransport" => "tcp",
+        "UdpTransport" => "udp",
+        "BeatsTransport" => "beats",
+        "HttpTransport" => "http",
+        _ => return None,
+    })
+}
 
 /// `host`, read before every other option: required (a non-empty string)
 /// unless `hosts` (or `kafka_brokers`) is given or the handle has a custom

@@ -2,7 +2,7 @@
 //! documentation (cbindgen), so they state ownership, thread-safety, blocking
 //! behaviour and errors for C programmers.
 
-use super::boundary::{code, guard, guard_value, opt_str, write_message};
+use super::boundary::{code, guard, guard_value, opt_str, write_message, write_whole};
 use super::handle::{self, handle, logstash_async_handle, new_handle, Fences};
 use crate::result::logstash_async_result;
 use crate::result::ResultCode;
@@ -333,15 +333,7 @@ pub unsafe extern "C" fn logstash_async_stats_json(
             Err(e) => return e,
         };
         let json = serde_json::to_string(&stats).unwrap_or_else(|_| "{}".into());
-        if !out_len.is_null() {
-            *out_len = json.len();
-        }
-        if buf.is_null() || buf_len <= json.len() {
-            write_message(buf, buf_len, "");
-            return ResultCode::LOGSTASH_ASYNC_BUFFER_TOO_SMALL;
-        }
-        write_message(buf, buf_len, &json);
-        ResultCode::LOGSTASH_ASYNC_OK
+        write_whole(buf, buf_len, out_len, &json)
     })
 }
 

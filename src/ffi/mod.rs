@@ -22,6 +22,7 @@ mod fields;
 mod handle;
 mod host;
 mod options;
+mod prometheus;
 
 pub use api::*;
 pub use context::*;
@@ -29,3 +30,4 @@ pub use custom::*;
 pub use fields::*;
 pub use handle::logstash_async_handle;
 pub use options::*;
+pub use prometheus::*;

@@ -235,6 +235,7 @@ impl Backlog {
         // Counters first: a flush woken by finish_chunks sees them current.
         self.publish();
         self.finish_chunks(&ids);
+        self.reclaim_space();
     }
 
     /// After a part of a chunk was finished (delivered, or refused and
@@ -314,7 +315,17 @@ impl Backlog {
             self.forget(victim);
         }
         self.publish();
+        self.reclaim_space();
         ids
+    }
+
+    /// After deletions: gives the disk space of a drained backlog back
+    /// (buffer/vacuum.rs decides when it is worth it).
+    fn reclaim_space(&mut self) {
+        if let Err(e) = self.buffer.reclaim_space(self.events == 0) {
+            self.shared
+                .database_error("give free space back to the file system", &e);
+        }
     }
 
     /// Switches to `memory` after the database file failed. This session's

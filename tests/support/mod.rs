@@ -10,6 +10,7 @@
 //! | `http_server.rs` | the HTTP/1.1 receiver |
 //! | `tls_relay.rs` | a TLS front for a plain receiver |
 //! | `pki.rs` | a throwaway CA and certificates |
+//! | `python.rs` | python-logstash-async and prometheus_client from PyPI, in a venv |
 //! | `syslog_ng.rs` | syslog-ng, an independent receiver |
 //! | `kafka.rs` | a Kafka broker (scripts/services/kafka.sh), topics, kcat |
 //! | `redis.rs` | redis-server and redis-cli |
@@ -30,6 +31,7 @@ pub mod http_server;
 pub mod kafka;
 pub mod listener;
 pub mod pki;
+pub mod python;
 pub mod redis;
 pub mod syslog_ng;
 pub mod tcp_sink;

@@ -9,7 +9,7 @@
 //! buffer, and batching 10x longer wakes librdkafka's broker thread 10x less
 //! (348k -> 481k events/s end to end in the benchmark).
 
-use crate::config::Config;
+use crate::config::{Config, Verify};
 use rdkafka::ClientConfig;
 
 /// librdkafka's queue limit, well above what the transport lets it hold
@@ -54,9 +54,17 @@ pub fn properties(config: &Config) -> Vec<(String, String)> {
             set("ssl.certificate.location", path(cert));
             set("ssl.key.location", path(key));
         }
-        if !config.tls.verify {
-            set("enable.ssl.certificate.verification", "false".into());
-            set("ssl.endpoint.identification.algorithm", "none".into());
+        if let Some(password) = &config.tls.key_password {
+            set("ssl.key.password", password.0.clone());
+        }
+        match config.tls.verify {
+            Verify::Full => {}
+            // python-logstash-async's ssl_verify: the chain, not the name.
+            Verify::ChainOnly => set("ssl.endpoint.identification.algorithm", "none".into()),
+            Verify::Off => {
+                set("enable.ssl.certificate.verification", "false".into());
+                set("ssl.endpoint.identification.algorithm", "none".into());
+            }
         }
     }
     for (name, value) in &k.properties {
