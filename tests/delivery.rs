@@ -487,11 +487,18 @@ fn a_receiver_that_resets_or_closes_with_unread_data_gets_everything_again() {
         }
         assert_eq!(client.flush(LONG), Ok(()), "{close:?}");
         let stats = client.stats();
-        assert!(stats.send_errors >= 1, "{close:?}: {stats:?}");
-        assert!(stats.resent >= 10, "{close:?}: what was read is resent too");
         let all = seqs(&sink.wait_for(200, LONG));
         let duplicates = assert_at_least_once(&all, 0..200, stats.resent);
-        assert!(duplicates >= 10, "{close:?}: {duplicates}");
+        if stats.send_errors == 0 {
+            // A close can still be graceful when the receiver happened to
+            // read all that had been written (a slow sender): then its FIN
+            // proved delivery, and nothing may come twice.
+            assert!(matches!(close, Close::Fin), "{stats:?}");
+            assert_eq!((stats.resent, duplicates), (0, 0), "{stats:?}");
+        } else {
+            assert!(stats.resent >= 10, "{close:?}: what was read is resent too");
+            assert!(duplicates >= 10, "{close:?}: {duplicates}");
+        }
         assert_eq!(client.shutdown(LONG), Ok(()));
     }
 }

@@ -162,7 +162,7 @@ impl Config {
 type Rule = fn(&mut Config, &Map<String, Value>) -> Result<(), String>;
 
 /// The rules, in the order they are checked.
-const RULES: [Rule; 12] = [
+const RULES: [Rule; 13] = [
     beats::default_port,
     brokers::default_port,
     endpoint::resolve_hosts,
