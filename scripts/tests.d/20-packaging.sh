@@ -9,7 +9,9 @@
 # Debian's spdlog through find_package(spdlog)) also run under valgrind
 # (ctest tests) and AddressSanitizer.
 #
-# The release build is kept in target/packaging/ so a second run only relinks.
+# cargo's target directory is the project's own target/: the release build of
+# the quick start is reused, only the library crate is compiled again (its
+# SONAME is a link argument), and no second copy of librdkafka is built.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -39,7 +41,7 @@ consumer=$root/tests/cmake-consumer
 
 step "build and install (cmake/)"
 run cmake -S cmake -B "$tmp/build" -DCMAKE_INSTALL_PREFIX="$prefix" \
-  -DLOGSTASH_ASYNC_CARGO_TARGET_DIR="$root/target/packaging" >/dev/null
+  -DLOGSTASH_ASYNC_CARGO_TARGET_DIR="$root/target" >/dev/null
 run cmake --build "$tmp/build"
 run cmake --install "$tmp/build" >/dev/null
 run cmake --install "$tmp/build" --prefix "$moved" >/dev/null
