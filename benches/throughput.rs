@@ -8,10 +8,15 @@
 //! the scenario's. Figures vary with the machine: compare the ratios to the raw
 //! ceiling, which are measured in the same run.
 //!
-//! The kafka and redis scenarios (benches/support/brokers.rs) start a real
-//! broker and redis-server of their own.
+//! The acknowledged transports' scenarios (Beats and HTTP, receivers that
+//! answer at once or after 20 ms, what the Lumberjack server alone decodes)
+//! are in `acked/`. The kafka and redis scenarios (benches/support/brokers.rs)
+//! start a real broker and redis-server of their own.
 //!
-//! Environment: BENCH_EVENTS (default 1000000) events per end-to-end scenario.
+//! Environment: BENCH_EVENTS (default 1000000) events per end-to-end
+//! scenario; BENCH_C_PRODUCER, BENCH_OLD_LIB: see `acked/mod.rs`.
+
+mod acked;
 
 #[path = "support/brokers.rs"]
 mod brokers;
@@ -525,7 +530,7 @@ fn scenario(name: &str, n: u64) -> Vec<Row> {
         }
         "kafka" => brokers::kafka(n),
         "redis" => brokers::redis(n),
-        other => panic!("unknown scenario {other}"),
+        other => acked::scenario(other, n).unwrap_or_else(|| panic!("unknown scenario {other}")),
     };
     let _ = std::fs::remove_dir_all(&dir);
     rows
@@ -612,7 +617,7 @@ fn main() {
         "validate",
     ];
     let mut rows: Vec<(String, f64, String, String)> = Vec::new();
-    for name in names {
+    for name in names.into_iter().chain(acked::SCENARIOS) {
         if !only.is_empty() && !only.iter().any(|o| o.as_str() == name) {
             continue;
         }

@@ -5,6 +5,12 @@
 # level option) and a C++ caller through the spdlog sink
 # (benches/cpp/spdlog_latency.cpp, when spdlog is installed), against the
 # header and the .so. BENCH_EVENTS sets the events per end-to-end scenario.
+# The acknowledged transports' scenarios (beats, http, with receivers
+# answering at once and after 20 ms) run one C producer
+# (benches/c/producer.c); with BENCH_OLD_LIB=DIR (a directory holding another
+# build's .so) they run it against that build as well. Arguments name the
+# throughput scenarios to run (default: all, and the caller latencies), e.g.
+# `bash scripts/bench.sh decode tcp beats beats-20ms http http-20ms`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --lib
@@ -12,14 +18,19 @@ out=target/bench
 mkdir -p "$out"
 cc -O2 -Wall -pthread -o "$out/emit_latency" benches/c/emit_latency.c -Iinclude \
   -Ltarget/release -llogstash_async
-echo "== C caller: latency per call on the calling thread"
-LD_LIBRARY_PATH=target/release "$out/emit_latency" "${C_BENCH_EVENTS:-200000}"
-if pkg-config --exists spdlog; then
-  # shellcheck disable=SC2046 # word splitting of pkg-config's output is intended
-  c++ -O2 -std=c++17 -Wall -Wextra -pthread -o "$out/spdlog_latency" benches/cpp/spdlog_latency.cpp -Iinclude \
-    $(pkg-config --cflags --libs spdlog) -Ltarget/release -llogstash_async
-  echo "== C++ caller: spdlog sink and level calls, latency per record on the calling thread"
-  LD_LIBRARY_PATH=target/release "$out/spdlog_latency" "${C_BENCH_EVENTS:-200000}"
+cc -O2 -Wall -pthread -o "$out/producer" benches/c/producer.c -Iinclude \
+  -Ltarget/release -llogstash_async
+if [ $# -eq 0 ]; then
+  echo "== C caller: latency per call on the calling thread"
+  LD_LIBRARY_PATH=target/release "$out/emit_latency" "${C_BENCH_EVENTS:-200000}"
+  if pkg-config --exists spdlog; then
+    # shellcheck disable=SC2046 # word splitting of pkg-config's output is intended
+    c++ -O2 -std=c++17 -Wall -Wextra -pthread -o "$out/spdlog_latency" benches/cpp/spdlog_latency.cpp -Iinclude \
+      $(pkg-config --cflags --libs spdlog) -Ltarget/release -llogstash_async
+    echo "== C++ caller: spdlog sink and level calls, latency per record on the calling thread"
+    LD_LIBRARY_PATH=target/release "$out/spdlog_latency" "${C_BENCH_EVENTS:-200000}"
+  fi
 fi
-echo "== cargo bench --bench throughput"
-cargo bench --bench throughput
+echo "== cargo bench --bench throughput $*"
+BENCH_C_PRODUCER="$PWD/$out/producer" LD_LIBRARY_PATH="$PWD/target/release" \
+  cargo bench --bench throughput -- "$@"

@@ -1,5 +1,7 @@
 //! The beats transport against a Lumberjack v2 test receiver, and several hosts
-//! (failover, load balancing) for beats and tcp, over real loopback sockets.
+//! (failover, load balancing) for beats and tcp, over real loopback sockets:
+//! pipelined windows against a receiver that answers late, partial and
+//! keepalive ACKs, connections killed mid-window, a receiver restarted.
 
 mod support;
 
@@ -309,4 +311,214 @@ fn beats_over_tls_delivers_every_event_exactly_once() {
     assert_eq!(acked, (0..5_000).collect::<Vec<_>>());
     client.shutdown(LONG).unwrap();
     drop(relay);
+}
+
+#[test]
+fn delayed_acks_overlap_with_pipelined_windows() {
+    for pipelining in [1, 2, 4] {
+        let server = BeatsServer::start(Behaviour {
+            ack_delay: Duration::from_millis(50),
+            ..Behaviour::default()
+        });
+        let client = beats(
+            server.port,
+            json!({"beats_pipelining": pipelining, "max_queue_events": 100_000}),
+        );
+        let started = Instant::now();
+        emit_seq(&client, 0..20_000);
+        assert_eq!(client.flush(LONG), Ok(()));
+        let took = started.elapsed();
+        assert_exactly_once(&server.acked(), 20_000);
+        let waiting = server.with(|r| r.max_waiting);
+        println!("pipelining {pipelining}: 20000 events with ACKs after 50 ms in {took:?}");
+        assert_eq!(waiting, pipelining, "windows awaiting their ACK at once");
+        let stats = client.stats();
+        assert_eq!(
+            (stats.sent, stats.send_errors, stats.resent),
+            (20_000, 0, 0)
+        );
+        assert_eq!(server.with(|r| r.connections), 1);
+        client.shutdown(LONG).unwrap();
+    }
+}
+
+#[test]
+fn a_receiver_that_acks_after_seconds_does_not_make_the_queue_overflow() {
+    // The issue's case: a receiver that ACKs each window after 5 s, an
+    // application emitting 25k events/s into a file buffer with a queue of
+    // 20,000: the worker goes on storing while windows wait.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.db");
+    let slow = BeatsServer::start(Behaviour {
+        ack_delay: Duration::from_secs(5),
+        ..Behaviour::default()
+    });
+    let port = slow.port;
+    let options = json!({
+        "database_path": db.to_str().unwrap(),
+        "max_queue_events": 20_000,
+        "stderr_errors": false,
+    });
+    let client = beats(port, options.clone());
+    emit_paced(&client, 50_000, 25_000);
+    let stats = client.stats();
+    assert_eq!(stats.dropped_queue_full, 0, "{stats:?}");
+    assert!(wait_until(LONG, || client.stats().buffered == 50_000));
+    assert!(slow.with(|r| r.windows) >= 1, "windows went out meanwhile");
+    let _ = client.shutdown(Duration::from_millis(200));
+    // Killed before its ACKs are due: nothing was acknowledged.
+    assert!(slow.kill().is_empty());
+    let server = BeatsServer::start_on(port, Behaviour::default());
+    let client = beats(port, options);
+    wait_drained(&client, 50_000, LONG);
+    assert_exactly_once(&server.acked(), 50_000);
+    client.shutdown(LONG).unwrap();
+}
+
+#[test]
+fn a_connection_killed_mid_window_with_two_windows_out_resends_exactly_the_rest() {
+    let server = BeatsServer::start(Behaviour {
+        ack_delay: Duration::from_millis(30),
+        partial_acks: true,
+        kill_mid_window: vec![(4, 10), (9, 1)],
+        ..Behaviour::default()
+    });
+    let client = beats(server.port, json!({"stderr_errors": false}));
+    emit_seq(&client, 0..10_000);
+    assert_eq!(client.flush(LONG), Ok(()));
+    assert_exactly_once(&server.acked(), 10_000);
+    let stats = client.stats();
+    assert_eq!(stats.sent, 10_000);
+    assert_eq!(stats.send_errors, 2, "{stats:?}");
+    assert!(stats.resent > 0, "the windows cut short went out again");
+    assert!(server.with(|r| r.connections) >= 3);
+    assert!(server.with(|r| r.max_waiting) >= 2);
+    client.shutdown(LONG).unwrap();
+}
+
+#[test]
+fn a_receiver_restarted_mid_stream_gets_each_event_exactly_once() {
+    let server = BeatsServer::start(Behaviour {
+        ack_delay: Duration::from_millis(10),
+        ..Behaviour::default()
+    });
+    let port = server.port;
+    let client = beats(port, json!({"stderr_errors": false}));
+    emit_seq(&client, 0..20_000);
+    server.wait_acked(2_000, LONG);
+    let mut all = server.kill();
+    emit_seq(&client, 20_000..30_000);
+    std::thread::sleep(Duration::from_millis(300));
+    let server = BeatsServer::start_on(port, Behaviour::default());
+    assert_eq!(client.flush(LONG), Ok(()));
+    all.extend(server.acked());
+    assert_exactly_once(&all, 30_000);
+    assert!(client.stats().send_errors > 0);
+    client.shutdown(LONG).unwrap();
+}
+
+#[test]
+fn loadbalance_keeps_windows_out_on_every_host_at_once() {
+    let slow = || {
+        BeatsServer::start(Behaviour {
+            ack_delay: Duration::from_millis(100),
+            ..Behaviour::default()
+        })
+    };
+    let (a, b) = (slow(), slow());
+    let client = several(
+        "beats",
+        &[a.port, b.port],
+        json!({"loadbalance": true, "max_queue_events": 100_000}),
+    );
+    emit_seq(&client, 0..30_000);
+    assert_eq!(client.flush(LONG), Ok(()));
+    let mut all = a.acked();
+    all.extend(b.acked());
+    assert_exactly_once(&all, 30_000);
+    for (name, server) in [("a", &a), ("b", &b)] {
+        let (windows, waiting) = server.with(|r| (r.windows, r.max_waiting));
+        assert!(windows >= 3, "host {name}: {windows} windows");
+        assert_eq!(waiting, 2, "host {name}: its own pipeline");
+    }
+    client.shutdown(LONG).unwrap();
+}
+
+#[test]
+fn shutdown_is_bounded_with_windows_that_are_never_acked() {
+    let server = BeatsServer::start(Behaviour {
+        never_ack: true,
+        ..Behaviour::default()
+    });
+    let client = beats(server.port, json!({"stderr_errors": false}));
+    emit_seq(&client, 0..5_000);
+    assert!(wait_until(LONG, || server.with(|r| r.windows) >= 2));
+    let started = Instant::now();
+    assert_ne!(client.shutdown(Duration::from_millis(300)), Ok(()));
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(300 + 250 + 200), "{took:?}");
+    assert_eq!(client.stats().sent, 0);
+}
+
+#[test]
+fn beats_options_are_refused_with_other_transports() {
+    let err = |json: &str| logstash_async::Config::from_json(json.as_bytes()).unwrap_err();
+    for option in [
+        r#""compression_level":3"#,
+        r#""beats_window_size":64"#,
+        r#""beats_pipelining":2"#,
+        r#""beats_ack_timeout":5"#,
+    ] {
+        let name = option.split('"').nth(1).unwrap();
+        for transport in ["tcp", "udp", "http"] {
+            let e = err(&format!(
+                r#"{{"host":"h","transport":"{transport}",{option}}}"#
+            ));
+            assert_eq!(
+                e,
+                format!("{name}: only used with the beats transport"),
+                "{transport}"
+            );
+        }
+    }
+    let e = err(r#"{"host":"h","transport":"beats","beats_pipelining":0}"#);
+    assert!(e.starts_with("beats_pipelining: 0 is out of range"), "{e}");
+    let c = logstash_async::Config::from_json(br#"{"host":"h","transport":"beats"}"#).unwrap();
+    assert_eq!((c.beats_window_size, c.beats_pipelining), (2048, 2));
+}
+
+#[test]
+fn events_acknowledged_inside_a_stored_row_are_not_sent_again_by_the_next_handle() {
+    // Window 1 (16 events of the first 50-event row) is half acknowledged,
+    // then the connection closes and the receiver goes away; shutdown's last
+    // attempt fails: the row keeps only its unacknowledged events for the
+    // next handle.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.db");
+    let first = BeatsServer::start(Behaviour {
+        drop_windows: vec![(1, true)],
+        ..Behaviour::default()
+    });
+    let options = |port| {
+        json!({"database_path": db.to_str().unwrap(), "stderr_errors": false,
+               "backoff_initial": 30.0, "backoff_max": 30.0, "port": port})
+    };
+    let client = beats(first.port, options(first.port));
+    emit_seq(&client, 0..100);
+    assert!(wait_until(LONG, || client.stats().send_errors > 0));
+    assert_eq!(client.stats().sent, 8);
+    let mut all = first.kill();
+    assert_eq!(all, (0..8).collect::<Vec<_>>());
+    assert_eq!(
+        client.shutdown(Duration::from_millis(200)),
+        Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT)
+    );
+    let second = BeatsServer::start(Behaviour::default());
+    let client = beats(second.port, options(second.port));
+    wait_drained(&client, 92, LONG);
+    let again = second.acked();
+    assert_eq!(again.len(), 92, "only what was not acknowledged");
+    all.extend(again);
+    assert_exactly_once(&all, 100);
+    client.shutdown(LONG).unwrap();
 }

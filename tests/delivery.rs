@@ -6,6 +6,7 @@ use logstash_async::{Client, ResultCode};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+use support::tcp_sink::Close;
 use support::*;
 
 const LONG: Duration = Duration::from_secs(30);
@@ -429,4 +430,75 @@ fn memory_buffer_outgrowing_its_tail_during_an_outage_delivers_everything_in_ord
         (120_000, 0, 0)
     );
     client.shutdown(LONG).unwrap();
+}
+
+#[test]
+fn a_receiver_that_reads_everything_and_closes_confirms_it_all_without_resending() {
+    // Reads 100 lines, then closes (a FIN): the first connection; the next
+    // ones read until the client closes.
+    let sink = TcpSink::closing_after(100, Close::Fin, 1);
+    let client = client(sink.port, json!({"stderr_errors": false}));
+    emit_seq(&client, 0..100);
+    assert_eq!(client.flush(LONG), Ok(()));
+    assert!(wait_until(LONG, || sink.connections() == 1 && sink.count() == 100));
+    // The next batch finds the connection closed and opens another.
+    emit_seq(&client, 100..200);
+    let started = Instant::now();
+    assert_eq!(client.shutdown(Duration::from_secs(5)), Ok(()));
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "shutdown took {took:?}");
+    assert_exactly(&sink.lines(), 0..200);
+    let stats = client.stats();
+    assert_eq!(
+        (stats.sent, stats.resent, stats.send_errors),
+        (200, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(sink.connections(), 2);
+}
+
+#[test]
+fn a_receiver_that_closes_at_once_after_the_last_line_makes_shutdown_return_ok() {
+    // The C consumer's case: 100 events, a receiver that reads 100 lines and closes.
+    let sink = TcpSink::closing_after(100, Close::Fin, 1);
+    let client = client(sink.port, json!({"stderr_errors": false}));
+    emit_seq(&client, 0..100);
+    let started = Instant::now();
+    assert_eq!(client.shutdown(Duration::from_secs(5)), Ok(()));
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "shutdown took {took:?}");
+    assert_exactly(&sink.lines(), 0..100);
+    let stats = client.stats();
+    assert_eq!((stats.sent, stats.resent, stats.send_errors), (100, 0, 0));
+}
+
+#[test]
+fn a_receiver_that_resets_or_closes_with_unread_data_gets_everything_again() {
+    // Reset after 10 lines; or a plain close after 10 lines with more unread
+    // (10 KiB events: they cannot all have been read at once), which Linux
+    // turns into a reset as well.
+    let pad = "r".repeat(10_000);
+    for close in [Close::Reset, Close::Fin] {
+        let sink = TcpSink::closing_after(10, close, 1);
+        let client = client(sink.port, json!({"stderr_errors": false}));
+        for i in 0..200u64 {
+            let ev = format!(r#"{{"message":"event {i}","seq":{i},"pad":"{pad}"}}"#);
+            client.emit_json(ev.as_bytes()).unwrap();
+        }
+        assert_eq!(client.flush(LONG), Ok(()), "{close:?}");
+        let stats = client.stats();
+        let all = seqs(&sink.wait_for(200, LONG));
+        let duplicates = assert_at_least_once(&all, 0..200, stats.resent);
+        if stats.send_errors == 0 {
+            // A close can still be graceful when the receiver happened to
+            // read all that had been written (a slow sender): then its FIN
+            // proved delivery, and nothing may come twice.
+            assert!(matches!(close, Close::Fin), "{stats:?}");
+            assert_eq!((stats.resent, duplicates), (0, 0), "{stats:?}");
+        } else {
+            assert!(stats.resent >= 10, "{close:?}: what was read is resent too");
+            assert!(duplicates >= 10, "{close:?}: {duplicates}");
+        }
+        assert_eq!(client.shutdown(LONG), Ok(()));
+    }
 }

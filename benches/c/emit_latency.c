@@ -15,6 +15,7 @@
  *   valgrind --tool=callgrind --toggle-collect=call_once ./emit_latency 20000 'log_fields, receiver up'
  */
 #include "logstash_async.h"
+#include "bench_events.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -111,19 +112,9 @@ static void run(const char *label, int port, size_t n, enum call call) {
     fprintf(stderr, "create: %s\n", error);
     exit(1);
   }
-  /* 1000 distinct 200-byte events, built before timing starts. */
   static char events[1000][256];
   static size_t lens[1000];
-  for (int i = 0; i < 1000; i++) {
-    int len = snprintf(events[i], sizeof events[i],
-                       "{\"message\":\"benchmark event number %10d\",\"level\":\"INFO\","
-                       "\"logger_name\":\"bench\",\"seq\":%d,\"pad\":\"",
-                       i, i);
-    while (len < 198) events[i][len++] = 'x';
-    events[i][len++] = '"';
-    events[i][len++] = '}';
-    lens[i] = (size_t)len;
-  }
+  bench_events(events, lens);
   if (call == LOG_FIELDS_CONTEXT) {
     logstash_async_field request_id = logstash_async_field_str("request_id", "r-0123456789");
     logstash_async_context_set_field(h, &request_id);

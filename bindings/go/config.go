@@ -22,13 +22,17 @@ type Config struct {
 
 	Loadbalance      bool    `json:"loadbalance,omitempty"`       // with Hosts: spread batches over all healthy hosts
 	CompressionLevel *int    `json:"compression_level,omitempty"` // beats: zlib level, default 3; Int(0) = uncompressed
-	BeatsWindowSize  int     `json:"beats_window_size,omitempty"` // beats: default 256
+	BeatsWindowSize  int     `json:"beats_window_size,omitempty"` // beats: default 2048
+	BeatsPipelining  int     `json:"beats_pipelining,omitempty"`  // beats: windows in flight per connection, default 2
 	BeatsAckTimeout  float64 `json:"beats_ack_timeout,omitempty"` // beats: seconds, default 30
 
-	Path             string `json:"path,omitempty"`               // http: default "/"
-	Username         string `json:"username,omitempty"`           // http: Basic auth; kafka: SASL/PLAIN; redis: AUTH (ACL user)
-	Password         string `json:"password,omitempty"`           // http: Basic auth; kafka: SASL/PLAIN; redis: AUTH
-	MaxContentLength int    `json:"max_content_length,omitempty"` // http: bytes per request, default 100 MiB
+	Path             string            `json:"path,omitempty"`               // http: default "/"
+	Username         string            `json:"username,omitempty"`           // http: Basic auth; kafka: SASL/PLAIN; redis: AUTH (ACL user)
+	Password         string            `json:"password,omitempty"`           // http: Basic auth; kafka: SASL/PLAIN; redis: AUTH
+	MaxContentLength int               `json:"max_content_length,omitempty"` // http: bytes per request, default 100 MiB
+	HTTPMaxInFlight  int               `json:"http_max_in_flight,omitempty"` // http: requests in flight, default 4
+	HTTPCompression  string            `json:"http_compression,omitempty"`   // http: "none" (default) or "gzip"
+	HTTPHeaders      map[string]string `json:"http_headers,omitempty"`       // http: extra request headers
 
 	KafkaBrokers     []string       `json:"kafka_brokers,omitempty"`     // kafka: "k1:9092", "k2" (instead of Host/Hosts)
 	KafkaTopic       string         `json:"kafka_topic,omitempty"`       // kafka: default "logstash"

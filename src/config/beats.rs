@@ -1,8 +1,9 @@
 //! Options of the beats transport (Lumberjack v2): compression, window size,
-//! acknowledgement timeout, and its default port.
+//! pipelining, acknowledgement timeout, and its default port.
 
 use super::options::{option, ConfigOption};
 use super::read::{int_in, seconds};
+use super::transport::only_with;
 use super::{Config, TransportKind};
 use serde_json::{Map, Value};
 
@@ -14,8 +15,12 @@ pub(super) const OPTIONS: &[ConfigOption] = &[
         c.compression_level = int_in(k, v, 0, 9)? as u32;
         Ok(())
     }),
-    option("beats_window_size", "256", |c, k, v| {
+    option("beats_window_size", "2048", |c, k, v| {
         c.beats_window_size = int_in(k, v, 1, 1_000_000)? as usize;
+        Ok(())
+    }),
+    option("beats_pipelining", "2", |c, k, v| {
+        c.beats_pipelining = int_in(k, v, 1, 64)? as usize;
         Ok(())
     }),
     option("beats_ack_timeout", "30.0", |c, k, v| {
@@ -23,6 +28,19 @@ pub(super) const OPTIONS: &[ConfigOption] = &[
         Ok(())
     }),
 ];
+
+/// The options above, which only the beats transport uses.
+const BEATS_ONLY: [&str; 4] = [
+    "compression_level",
+    "beats_window_size",
+    "beats_pipelining",
+    "beats_ack_timeout",
+];
+
+/// Rule: the beats options only with the beats transport.
+pub(super) fn check_transport(c: &mut Config, map: &Map<String, Value>) -> Result<(), String> {
+    only_with(TransportKind::Beats, "beats", &BEATS_ONLY, c, map)
+}
 
 /// Rule: beats listens on 5044 unless `port` says otherwise.
 pub(super) fn default_port(c: &mut Config, map: &Map<String, Value>) -> Result<(), String> {

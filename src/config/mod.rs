@@ -26,7 +26,7 @@ mod worker;
 
 pub use brokers::{KafkaAcks, KafkaOptions, RedisOptions};
 pub use endpoint::Endpoint;
-pub use http::{HttpOptions, Secret, DEFAULT_MAX_CONTENT_LENGTH};
+pub use http::{Compression, HttpOptions, Secret, DEFAULT_MAX_CONTENT_LENGTH};
 pub use layout::LayoutKind;
 pub use limits::{OverflowPolicy, DEFAULT_MAX_EVENT_BYTES, MAX_MAX_EVENT_BYTES};
 pub use shaping::{FieldPath, MaskMode, MaskPattern, ShapingOptions};
@@ -54,6 +54,8 @@ pub struct Config {
     pub compression_level: u32,
     /// Most events in one beats window.
     pub beats_window_size: usize,
+    /// Beats windows awaiting their ACK per connection.
+    pub beats_pipelining: usize,
     /// How long a beats window may wait for an acknowledgement (keepalives restart it).
     pub beats_ack_timeout: Duration,
     pub tls: TlsOptions,
@@ -160,12 +162,13 @@ impl Config {
 type Rule = fn(&mut Config, &Map<String, Value>) -> Result<(), String>;
 
 /// The rules, in the order they are checked.
-const RULES: [Rule; 12] = [
+const RULES: [Rule; 13] = [
     beats::default_port,
     brokers::default_port,
     endpoint::resolve_hosts,
     transport::check_backoff,
     tls::check_transport,
+    beats::check_transport,
     http::check_transport,
     brokers::check_transport,
     brokers::resolve_brokers,

@@ -109,3 +109,20 @@ pub(super) fn check_backoff(c: &mut Config, _: &Map<String, Value>) -> Result<()
     }
     Ok(())
 }
+
+/// The options `keys` were given with another transport than `kind`
+/// (`name`): the first one refused.
+pub(super) fn only_with(
+    kind: TransportKind,
+    name: &str,
+    keys: &[&str],
+    c: &Config,
+    map: &Map<String, Value>,
+) -> Result<(), String> {
+    match keys.iter().find(|key| map.contains_key(**key)) {
+        Some(key) if c.transport != kind => {
+            Err(format!("{key}: only used with the {name} transport"))
+        }
+        _ => Ok(()),
+    }
+}

@@ -2,10 +2,10 @@
 //! Kafka, a file...), while the library keeps the buffering, batching and
 //! retries. Created by `logstash_async_create_with_transport`.
 //!
-//! Both functions are called on the worker thread only, never concurrently.
+//! Both functions are called on the worker thread only, never concurrently,
+//! with batches of `queued_events_batch_size` events at most.
 
-use super::{SendError, Sent, Transport};
-use crate::buffer::Chunk;
+use super::{Batch, Capacity, Outcome, SendError, Transport};
 use std::ffi::{c_char, c_int, c_void};
 use std::time::Instant;
 
@@ -41,6 +41,8 @@ pub struct CallbackTransport {
     close_fn: Option<CloseFn>,
     user_data: UserData,
     closed: bool,
+    /// What the last calls returned, until the worker polls.
+    outcomes: Vec<Outcome>,
 }
 
 impl CallbackTransport {
@@ -57,22 +59,22 @@ impl CallbackTransport {
             close_fn,
             user_data: UserData(user_data),
             closed: false,
+            outcomes: Vec::new(),
         }
     }
-}
 
-impl Transport for CallbackTransport {
-    fn send(&mut self, chunk: &Chunk) -> Result<Sent, SendError> {
+    fn call(&mut self, batch: &Batch) -> Result<(), SendError> {
         if self.closed {
             return Err(SendError::new("custom transport: already closed"));
         }
-        let mut pointers: Vec<*const c_char> = Vec::with_capacity(chunk.count as usize);
-        let mut lens: Vec<usize> = Vec::with_capacity(chunk.count as usize);
-        for event in chunk.events() {
+        let count = batch.len() as usize;
+        let mut pointers: Vec<*const c_char> = Vec::with_capacity(count);
+        let mut lens: Vec<usize> = Vec::with_capacity(count);
+        for event in batch.events() {
             pointers.push(event.as_ptr().cast());
             lens.push(event.len());
         }
-        // SAFETY: the pointers and lengths describe `chunk`, alive for the call;
+        // SAFETY: the pointers and lengths describe `batch`, alive for the call;
         // the function and user_data are the host's, per `new`'s contract.
         let status = unsafe {
             (self.send_fn)(
@@ -83,15 +85,50 @@ impl Transport for CallbackTransport {
             )
         };
         if status == 0 {
-            Ok(Sent::Delivered { rejected: 0 })
+            Ok(())
         } else {
             Err(SendError::new(format!(
                 "custom transport: send function returned {status}"
             )))
         }
     }
+}
 
-    fn close(&mut self, _deadline: Instant) -> u64 {
+impl Transport for CallbackTransport {
+    /// The worker sizes the batches (`queued_events_batch_size`); the
+    /// function is called one batch at a time, on the worker thread.
+    fn capacity(&self, _now: Instant) -> Option<Capacity> {
+        Some(Capacity {
+            max_events: u32::MAX,
+            max_bytes: usize::MAX,
+        })
+    }
+
+    fn submit(&mut self, batch: Batch, _now: Instant) {
+        match self.call(&batch) {
+            Ok(()) => self.outcomes.push(Outcome::Done {
+                ticket: batch.ticket,
+                rejected: 0,
+            }),
+            Err(e) => {
+                self.outcomes.push(Outcome::Failed(e));
+                // The function may have delivered part of it: counted as resent.
+                self.outcomes.push(Outcome::Returned {
+                    ticket: batch.ticket,
+                    finished: 0,
+                    rejected: 0,
+                    written: true,
+                });
+            }
+        }
+    }
+
+    fn poll(&mut self, _now: Instant, out: &mut Vec<Outcome>) {
+        out.append(&mut self.outcomes);
+    }
+
+    fn close(&mut self, _deadline: Instant, out: &mut Vec<Outcome>) {
+        out.append(&mut self.outcomes);
         if !self.closed {
             self.closed = true;
             if let Some(close) = self.close_fn {
@@ -99,7 +136,6 @@ impl Transport for CallbackTransport {
                 unsafe { close(self.user_data.0) };
             }
         }
-        u64::MAX
     }
 }
 

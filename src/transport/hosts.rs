@@ -77,6 +77,17 @@ impl HostSet {
     /// delay is over; rotating for load balancing), then the failing ones,
     /// soonest due first. Advances the round-robin cursor.
     pub fn order(&mut self, now: Instant) -> Vec<usize> {
+        let order = self.peek(now);
+        if self.loadbalance {
+            if let Some(&first) = order.first() {
+                self.took(first);
+            }
+        }
+        order
+    }
+
+    /// `order` without advancing the round-robin cursor.
+    pub fn peek(&self, now: Instant) -> Vec<usize> {
         let n = self.hosts.len();
         let start = if self.loadbalance { self.next % n } else { 0 };
         let mut healthy: Vec<usize> = (0..n)
@@ -85,11 +96,13 @@ impl HostSet {
             .collect();
         let mut failing: Vec<usize> = (0..n).filter(|&i| !self.healthy(i, now)).collect();
         failing.sort_by_key(|&i| self.hosts[i].retry_at);
-        if self.loadbalance {
-            self.next = healthy.first().map_or(start, |&i| i) + 1;
-        }
         healthy.append(&mut failing);
         healthy
+    }
+
+    /// Load balancing: host `i` took a batch, the next one goes to the host after it.
+    pub fn took(&mut self, i: usize) {
+        self.next = i + 1;
     }
 
     /// True when a host other than `i` could be tried right now.
@@ -106,16 +119,23 @@ impl HostSet {
     /// Host `i` failed: skip it for a delay uniform in [d/2, d], then d doubles.
     /// A lone host keeps no delay of its own (the worker's backoff is enough).
     pub fn failed(&mut self, i: usize, now: Instant) {
+        self.failed_for(i, now, None);
+    }
+
+    /// Host `i` failed and asked for a pause (HTTP `Retry-After`, capped at
+    /// the largest delay): skipped at least that long.
+    pub fn failed_for(&mut self, i: usize, now: Instant, asked: Option<Duration>) {
         if self.hosts.len() == 1 {
             return;
         }
+        let asked = asked.map(|d| d.min(self.max)).unwrap_or_default();
         // xorshift64: jitter needs no cryptographic quality.
         self.seed ^= self.seed << 13;
         self.seed ^= self.seed >> 7;
         self.seed ^= self.seed << 17;
         let frac = (self.seed % 1000) as f64 / 1000.0;
         let h = &mut self.hosts[i];
-        h.retry_at = Some(now + h.delay.mul_f64(0.5 + 0.5 * frac));
+        h.retry_at = Some(now + h.delay.mul_f64(0.5 + 0.5 * frac).max(asked));
         h.delay = (h.delay * 2).min(self.max);
     }
 }

@@ -1,104 +1,54 @@
-//! Transports: how a chunk of formatted events leaves the process.
+//! Transports: how batches of formatted events leave the process.
 //!
-//! Every method runs on the worker thread only. A transport owns its connection
-//! and re-establishes it on the next send after an error; the worker owns the
-//! retry policy (backoff) and the bookkeeping of which rows may be deleted.
+//! The worker owns the buffer and hands a transport batches (`batch.rs`) as
+//! long as it has capacity; a transport never makes the worker wait for a
+//! receiver. Beats and HTTP work on threads of their own (a connection or a
+//! request each) and wake the worker when a batch is done; TCP, UDP and the
+//! custom transport work on the worker thread and never block it for long.
+//! Outcomes come back per batch, in any order; the worker decides what is
+//! deleted, what is sent again, and the retry policy (backoff).
 
+pub mod batch;
 pub mod beats;
 pub mod callback;
 pub mod hosts;
 pub mod http;
+mod interrupt;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod redis;
+mod reports;
 mod stream;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
 
-use crate::buffer::Chunk;
+pub use batch::{Batch, Capacity, Outcome, Part, SendError};
+pub use interrupt::{InterruptSlot, Interrupter, Waker};
+
 use crate::config::{Config, TransportKind};
 use crate::stats::Counters;
 use std::time::Instant;
 
-/// What a successful send means for the chunk's rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sent {
-    /// Delivered now: the rows can be deleted. `rejected` events of the chunk
-    /// could never be delivered (e.g. larger than a datagram) and are counted as dropped.
-    Delivered { rejected: u32 },
-    /// Written, but delivery is confirmed later by `confirmed_through`
-    /// (plain TCP has no acknowledgements; see tcp.rs). The ticket orders writes.
-    Written { ticket: u64 },
-}
-
-/// A failed send or confirmation. The connection is closed; unconfirmed
-/// writes are void and must be sent again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendError {
-    pub message: String,
-    /// Events at the start of the chunk known to be delivered despite the error.
-    pub delivered_prefix: u32,
-    /// Another host can take over at once: retry without the worker's backoff
-    /// (the failed host has its own).
-    pub another_host_ready: bool,
-}
-
-impl SendError {
-    pub fn new(message: impl Into<String>) -> SendError {
-        SendError {
-            message: message.into(),
-            delivered_prefix: 0,
-            another_host_ready: false,
-        }
-    }
-}
-
-impl std::fmt::Display for SendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-/// Events the receiver refused for good (not retried), and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    /// How many of them lie within the `delivered_prefix` of a `SendError`
-    /// (they are dropped, not delivered). 0 after a successful send.
-    pub in_failed_prefix: u32,
-    pub message: String,
-}
-
 pub trait Transport: Send {
-    /// Sends one chunk (connecting first if needed).
-    fn send(&mut self, chunk: &Chunk) -> Result<Sent, SendError>;
+    /// Called once, before anything else, by the worker that will use the
+    /// transport: `waker` wakes it when an outcome is ready.
+    fn start(&mut self, _waker: Waker) {}
 
-    /// The highest ticket whose write is now known delivered (0 = none). An
-    /// error means the connection died and unconfirmed writes are void.
-    fn confirmed_through(&mut self, _now: Instant) -> Result<u64, SendError> {
-        Ok(u64::MAX)
-    }
+    /// How large the next batch may be; None while the transport takes no
+    /// batch (its pipeline is full, or it has enough output buffered).
+    fn capacity(&self, now: Instant) -> Option<Capacity>;
 
-    /// False while the transport has enough unsent output buffered: the worker
-    /// then hands it no new chunk until a later turn (backpressure).
-    fn ready(&self) -> bool {
-        true
-    }
+    /// Takes a batch sized within the last `capacity`. Never waits for a
+    /// receiver: its fate is reported by `poll`, under its ticket.
+    fn submit(&mut self, batch: Batch, now: Instant);
 
-    /// Why events of the last send were rejected by the receiver (counted in
-    /// `Sent::Delivered::rejected`, or among a `SendError`'s `delivered_prefix`),
-    /// for the worker to report. Taken once. Also asked after a successful
-    /// `confirmed_through`: then `in_failed_prefix` counts the events among the
-    /// writes just confirmed that were refused for good (dropped, not delivered).
-    fn take_rejection(&mut self) -> Option<Rejection> {
-        None
-    }
+    /// Appends what happened since the last call to `out`. Never blocks.
+    fn poll(&mut self, now: Instant, out: &mut Vec<Outcome>);
 
-    /// A trouble the transport works through by itself (a broker down,
-    /// credentials refused) while its unconfirmed writes stay valid: the worker
-    /// reports it like a failed send (counted, on stderr rate-limited, seen by
-    /// flush) but voids and resends nothing. Taken once.
-    fn take_trouble(&mut self) -> Option<String> {
+    /// When `poll` has something to look at without being woken (a timer
+    /// of the transport's); None: only after a wake or a submit.
+    fn next_poll(&self, _now: Instant) -> Option<Instant> {
         None
     }
 
@@ -107,36 +57,10 @@ pub trait Transport: Send {
         0
     }
 
-    /// Closes gracefully before `deadline`, making sure the peer got what was
-    /// written. Returns the highest ticket known delivered.
-    fn close(&mut self, deadline: Instant) -> u64;
-}
-
-/// Lets another thread unblock a worker stuck in a socket call (shutdown with a
-/// timeout): the transport registers its current descriptor, and `interrupt`
-/// calls shutdown(2) on it. The mutex keeps the descriptor from being closed
-/// and reused between the two.
-#[derive(Clone, Default)]
-pub struct Interrupter(std::sync::Arc<parking_lot::Mutex<Option<std::os::unix::io::RawFd>>>);
-
-impl Interrupter {
-    pub fn register(&self, fd: std::os::unix::io::RawFd) {
-        *self.0.lock() = Some(fd);
-    }
-
-    /// Runs `close` (which closes the registered descriptor) under the lock.
-    pub fn clear_while<T>(&self, close: impl FnOnce() -> T) -> T {
-        let mut slot = self.0.lock();
-        *slot = None;
-        close()
-    }
-
-    pub fn interrupt(&self) {
-        if let Some(fd) = *self.0.lock() {
-            // SAFETY: the descriptor is registered, so it is open and ours.
-            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
-        }
-    }
+    /// Finishes before `deadline`, making sure the receiver got what it can
+    /// confirm, and reports those outcomes; a batch not reported is not
+    /// delivered (its events stay in the buffer).
+    fn close(&mut self, deadline: Instant, out: &mut Vec<Outcome>);
 }
 
 /// Builds the configured transport. TLS material is loaded here, on the
@@ -176,6 +100,7 @@ pub fn build(
                 ack_timeout: config.beats_ack_timeout,
                 compression_level: config.compression_level,
                 max_window: config.beats_window_size,
+                pipelining: config.beats_pipelining,
             },
             tls()?,
             interrupter,
@@ -184,7 +109,7 @@ pub fn build(
             config.host.clone(),
             config.port,
         ))),
-        TransportKind::Http => Ok(Box::new(http::HttpTransport::new(config)?)),
+        TransportKind::Http => Ok(Box::new(http::HttpTransport::new(config, hosts())?)),
         #[cfg(feature = "kafka")]
         TransportKind::Kafka => Ok(Box::new(kafka::KafkaTransport::new(
             config,

@@ -2,7 +2,7 @@
 //! endpoint, liveness checks and closing, shared by the tcp and beats transports.
 
 use super::tls::TlsSettings;
-use super::Interrupter;
+use super::InterruptSlot;
 use crate::config::Endpoint;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -23,13 +23,13 @@ impl Conn {
     }
 
     /// Connects to the first address of `endpoint` that answers, sets the
-    /// socket up (timeouts, no delay, keepalive) and registers it with the
-    /// interrupter; TLS handshakes when configured.
+    /// socket up (timeouts, no delay, keepalive) and registers it in the
+    /// interrupter's slot; TLS handshakes when configured.
     pub(crate) fn connect(
         endpoint: &Endpoint,
         timeout: Duration,
         tls: Option<&TlsSettings>,
-        interrupter: &Interrupter,
+        interrupter: &InterruptSlot,
     ) -> Result<Conn, String> {
         let addrs = (endpoint.host.as_str(), endpoint.port)
             .to_socket_addrs()
@@ -74,19 +74,14 @@ impl Conn {
 
     /// Closes the connection under the interrupter's lock (so a concurrent
     /// interrupt never hits a reused descriptor).
-    pub(crate) fn close(self, interrupter: &Interrupter) {
+    pub(crate) fn close(self, interrupter: &InterruptSlot) {
         interrupter.clear_while(|| drop(self));
-    }
-
-    /// Makes this connection the one a shutdown interrupts.
-    pub(crate) fn register(&self, interrupter: &Interrupter) {
-        interrupter.register(self.tcp().as_raw_fd());
     }
 
     /// Checks the connection without blocking: EOF, a reset, or (TLS) an alert
     /// such as a rejected client certificate, which TLS 1.3 reports only here.
     /// Anything the peer sent meanwhile is read and discarded.
-    pub(crate) fn check_alive(&mut self) -> Result<(), String> {
+    pub(crate) fn check_alive(&mut self) -> Result<(), Dead> {
         let fd = self.tcp().as_raw_fd();
         let mut probe = [0u8; 1];
         // SAFETY: fd is open (owned by self); probe is a valid 1-byte buffer.
@@ -99,13 +94,13 @@ impl Conn {
             )
         };
         if n == 0 {
-            return Err("connection closed by the receiver".into());
+            return Err(Dead::closed());
         }
         if n < 0 {
             let err = std::io::Error::last_os_error();
             return match err.kind() {
                 ErrorKind::WouldBlock | ErrorKind::Interrupted => Ok(()),
-                _ => Err(format!("connection lost: {err}")),
+                _ => Err(Dead::lost(format!("connection lost: {err}"))),
             };
         }
         // The peer sent something: a Logstash tcp input never does, but TLS
@@ -114,11 +109,13 @@ impl Conn {
         let mut scratch = [0u8; 4096];
         let outcome = loop {
             match self.read(&mut scratch) {
-                Ok(0) => break Err("connection closed by the receiver".to_string()),
+                Ok(0) => break Err(Dead::closed()),
                 Ok(_) => continue,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break Ok(()),
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => break Err(format!("connection failed: {e}")),
+                // A TCP FIN without close_notify: closed, as in clear text.
+                Err(e) if is_unexpected_eof(&e) => break Err(Dead::closed()),
+                Err(e) => break Err(Dead::lost(format!("connection failed: {e}"))),
             }
         };
         let _ = self.tcp().set_nonblocking(false);
@@ -148,6 +145,36 @@ impl Read for Conn {
             Conn::Tls(s) => s.read(buf),
         }
     }
+}
+
+/// Why a connection cannot be used any more.
+#[derive(Debug)]
+pub(crate) struct Dead {
+    pub message: String,
+    /// The receiver closed it in order (an EOF: no reset, no TLS alert).
+    pub closed: bool,
+}
+
+impl Dead {
+    fn closed() -> Dead {
+        Dead {
+            message: "connection closed by the receiver".into(),
+            closed: true,
+        }
+    }
+
+    fn lost(message: String) -> Dead {
+        Dead {
+            message,
+            closed: false,
+        }
+    }
+}
+
+/// OpenSSL 3 reports a peer that closed the TCP connection without a TLS
+/// close_notify as an error; native-tls passes it on as text only.
+pub(crate) fn is_unexpected_eof(e: &std::io::Error) -> bool {
+    e.kind() == ErrorKind::UnexpectedEof || e.to_string().contains("unexpected eof")
 }
 
 /// Bytes written but not yet acknowledged by the peer's kernel.

@@ -3,8 +3,7 @@
 //! A datagram that is sent is considered delivered: UDP cannot know better. An
 //! event larger than the largest datagram is counted as dropped, not retried.
 
-use super::{Rejection, SendError, Sent, Transport};
-use crate::buffer::Chunk;
+use super::{Batch, Capacity, Outcome, SendError, Transport};
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::Instant;
 
@@ -15,8 +14,8 @@ pub struct UdpTransport {
     host: String,
     port: u16,
     socket: Option<(UdpSocket, SocketAddr)>,
-    /// Events of the last send too large for a datagram.
-    rejection: Option<Rejection>,
+    /// What the last sends did, until the worker polls.
+    outcomes: Vec<Outcome>,
 }
 
 impl UdpTransport {
@@ -25,7 +24,7 @@ impl UdpTransport {
             host,
             port,
             socket: None,
-            rejection: None,
+            outcomes: Vec::new(),
         }
     }
 
@@ -45,57 +44,73 @@ impl UdpTransport {
         self.socket = Some((socket, addr));
         Ok(())
     }
+
+    /// Sends every event of the batch: (events sent or refused, refused,
+    /// the largest refused, the error that stopped it).
+    fn send_all(&mut self, batch: &Batch) -> (u32, u32, usize, Option<SendError>) {
+        if self.socket.is_none() {
+            if let Err(e) = self.open() {
+                return (0, 0, 0, Some(e));
+            }
+        }
+        let (socket, addr) = self.socket.as_ref().expect("opened above");
+        let (mut done, mut rejected, mut largest) = (0, 0, 0);
+        let mut error = None;
+        for event in batch.events() {
+            if event.len() > MAX_DATAGRAM {
+                rejected += 1;
+                largest = largest.max(event.len());
+            } else if let Err(e) = socket.send_to(event, addr) {
+                // Unconnected send_to: a closed port on the receiver (ICMP)
+                // does not fail later sends, as it would on a connected socket.
+                error = Some(SendError::new(format!("udp send to {addr}: {e}")));
+                break;
+            }
+            done += 1;
+        }
+        if error.is_some() {
+            self.socket = None;
+        }
+        (done, rejected, largest, error)
+    }
 }
 
 impl Transport for UdpTransport {
-    fn send(&mut self, chunk: &Chunk) -> Result<Sent, SendError> {
-        if self.socket.is_none() {
-            self.open()?;
-        }
-        let (socket, addr) = self.socket.as_ref().expect("opened above");
-        let mut rejected = 0;
-        let mut largest = 0;
-        let result = (|| {
-            for (i, event) in chunk.events().enumerate() {
-                if event.len() > MAX_DATAGRAM {
-                    rejected += 1;
-                    largest = largest.max(event.len());
-                    continue;
-                }
-                // Unconnected send_to: a closed port on the receiver (ICMP) must not
-                // fail later sends, as it would on a connected socket.
-                if let Err(e) = socket.send_to(event, addr) {
-                    return Err(SendError {
-                        message: format!("udp send to {addr}: {e}"),
-                        delivered_prefix: i as u32,
-                        another_host_ready: false,
-                    });
-                }
-            }
-            Ok(Sent::Delivered { rejected })
-        })();
-        if result.is_err() {
-            self.socket = None;
-        }
+    fn capacity(&self, _now: Instant) -> Option<Capacity> {
+        Some(Capacity {
+            max_events: u32::MAX,
+            max_bytes: usize::MAX,
+        })
+    }
+
+    fn submit(&mut self, batch: Batch, _now: Instant) {
+        let ticket = batch.ticket;
+        let (finished, rejected, largest, error) = self.send_all(&batch);
         if rejected > 0 {
-            // After a failure the skipped events lie within the failed
-            // send's delivered prefix: they are dropped, not delivered.
-            self.rejection = Some(Rejection {
-                in_failed_prefix: if result.is_err() { rejected } else { 0 },
-                message: format!(
-                    "{rejected} event(s) larger than a UDP datagram ({largest} > {MAX_DATAGRAM} bytes)"
-                ),
-            });
+            self.outcomes.push(Outcome::Rejected(format!(
+                "{rejected} event(s) larger than a UDP datagram ({largest} > {MAX_DATAGRAM} bytes)"
+            )));
         }
-        result
+        match error {
+            None => self.outcomes.push(Outcome::Done { ticket, rejected }),
+            Some(e) => {
+                self.outcomes.push(Outcome::Failed(e));
+                self.outcomes.push(Outcome::Returned {
+                    ticket,
+                    finished,
+                    rejected,
+                    written: false,
+                });
+            }
+        }
     }
 
-    fn take_rejection(&mut self) -> Option<Rejection> {
-        self.rejection.take()
+    fn poll(&mut self, _now: Instant, out: &mut Vec<Outcome>) {
+        out.append(&mut self.outcomes);
     }
 
-    fn close(&mut self, _deadline: Instant) -> u64 {
+    fn close(&mut self, _deadline: Instant, out: &mut Vec<Outcome>) {
+        out.append(&mut self.outcomes);
         self.socket = None;
-        u64::MAX
     }
 }

@@ -13,6 +13,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Whether a stored chunk may be removed (evicted, expired): None while the
+/// transport holds some of its events, else how many of them are finished
+/// already (delivered or refused, and counted so).
+pub type Removable<'a> = dyn Fn(i64) -> Option<u32> + 'a;
+
 /// How often stored chunks are checked against `event_ttl`.
 const EXPIRY_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -119,13 +124,14 @@ impl Backlog {
     }
 
     /// Applies the database limits to rows about to be stored. drop_oldest
-    /// evicts stored chunks not yet handed to the transport (those after
-    /// `sent_through`), then, if still over, the oldest new rows; the other
-    /// policies refuse the newest rows (the worker never blocks).
-    pub fn admit(&mut self, rows: &mut Rows, sent_through: i64) {
+    /// evicts the oldest stored chunks the transport does not hold, then, if
+    /// still over, the oldest new rows; the other policies refuse the newest
+    /// rows (the worker never blocks). Returns the ids of the chunks evicted.
+    pub fn admit(&mut self, rows: &mut Rows, removable: &Removable) -> Vec<i64> {
         let (max_events, max_bytes) = (self.limits.max_events, self.limits.max_bytes);
+        let mut evicted = Vec::new();
         if max_events.is_none() && max_bytes.is_none() {
-            return;
+            return evicted;
         }
         let over = |b: &Backlog, rows: &Rows| {
             let events = b.events + rows.events();
@@ -133,25 +139,32 @@ impl Backlog {
             max_events.is_some_and(|m| events > m) || max_bytes.is_some_and(|m| bytes > m)
         };
         if self.limits.evict_oldest {
+            let mut after = 0;
             while over(self, rows) {
-                let Ok(mut oldest) = self.buffer.fetch_after(sent_through, 1) else {
+                let Ok(mut oldest) = self.buffer.fetch_after(after, 1) else {
                     break;
                 };
                 let Some(victim) = oldest.pop() else { break };
+                after = victim.id;
+                let Some(finished) = removable(victim.id) else {
+                    continue; // the transport holds some of it
+                };
                 if let Err(e) = self.buffer.delete(&[victim.id]) {
                     self.shared.database_error("evict old events", &e);
                     break;
                 }
                 let counters = &self.shared.counters;
-                Counters::add(&counters.dropped_oldest, u64::from(victim.count));
+                let dropped = victim.count.saturating_sub(finished);
+                Counters::add(&counters.dropped_oldest, u64::from(dropped));
                 self.forget(victim.size());
+                evicted.push(victim.id);
             }
             while !rows.is_empty() && over(self, rows) {
                 let dropped = rows.drop_oldest();
                 let counters = &self.shared.counters;
                 Counters::add(&counters.dropped_oldest, u64::from(dropped.count));
             }
-            return;
+            return evicted;
         }
         while !rows.is_empty() && over(self, rows) {
             let Some(dropped) = rows.drop_newest() else {
@@ -160,6 +173,7 @@ impl Backlog {
             let counters = &self.shared.counters;
             Counters::add(&counters.dropped_database_full, u64::from(dropped.count));
         }
+        evicted
     }
 
     /// Stores rows in one transaction. On an error they are left in `rows`.
@@ -224,39 +238,45 @@ impl Backlog {
         self.reclaim_space();
     }
 
-    /// After a partial delivery: the chunk keeps only the events not yet
-    /// delivered. `rejected` of the first `delivered` were refused, not delivered.
-    pub fn keep_undelivered(&mut self, chunk: &Chunk, delivered: u32, rejected: u32) {
-        let mut tail = Vec::new();
+    /// After a part of a chunk was finished (delivered, or refused and
+    /// counted): its row keeps only the other events. `finished`: sorted
+    /// ranges [a, b) of event indexes.
+    pub fn keep_unfinished(&mut self, chunk: &Chunk, finished: &[(u32, u32)]) {
+        let mut rest = Vec::new();
         let mut count = 0u32;
-        for event in chunk.events().skip(delivered as usize) {
-            tail.extend_from_slice(event);
-            tail.push(b'\n');
+        let mut ranges = finished.iter().peekable();
+        for (i, event) in (0u32..).zip(chunk.events()) {
+            while ranges.peek().is_some_and(|r| r.1 <= i) {
+                ranges.next();
+            }
+            if ranges.peek().is_some_and(|r| r.0 <= i) {
+                continue;
+            }
+            rest.extend_from_slice(event);
+            rest.push(b'\n');
             count += 1;
         }
-        if let Err(e) = self.buffer.replace(chunk.id, &tail, count) {
+        if let Err(e) = self.buffer.replace(chunk.id, &rest, count) {
             self.shared.database_error("record a partial delivery", &e);
             return;
         }
-        let rejected = rejected.min(delivered);
-        let counters = &self.shared.counters;
-        Counters::add(&counters.dropped_undeliverable, u64::from(rejected));
-        Counters::add(&counters.sent, u64::from(delivered - rejected));
-        self.events = self.events.saturating_sub(u64::from(delivered));
+        self.events = self
+            .events
+            .saturating_sub(u64::from(chunk.count.saturating_sub(count)));
         self.bytes = self
             .bytes
-            .saturating_sub((chunk.lines.len() - tail.len()) as u64);
+            .saturating_sub((chunk.lines.len() - rest.len()) as u64);
         self.publish();
     }
 
     /// Removes chunks older than `event_ttl` once a second, except those
-    /// from `in_flight_from` on (their fate is the transport's).
-    pub fn expire_due(&mut self, now: Instant, in_flight_from: Option<i64>) {
+    /// the transport holds (their fate is its): the ids removed.
+    pub fn expire_due(&mut self, now: Instant, removable: &Removable) -> Vec<i64> {
         if now < self.next_expiry {
-            return;
+            return Vec::new();
         }
-        self.expire(in_flight_from.unwrap_or(i64::MAX));
         self.next_expiry = now + EXPIRY_INTERVAL;
+        self.expire(removable)
     }
 
     /// When expiry should run next (None: nothing can expire).
@@ -264,33 +284,39 @@ impl Backlog {
         (self.event_ttl.is_some() && self.events > 0).then_some(self.next_expiry)
     }
 
-    fn expire(&mut self, below_id: i64) {
+    fn expire(&mut self, removable: &Removable) -> Vec<i64> {
         let Some(ttl) = self.event_ttl else {
-            return;
+            return Vec::new();
         };
         let cutoff = crate::sys::now_unix_ms() - ttl.as_millis() as i64;
         // Only ids, sizes and counts are read.
-        let victims = match self.buffer.expired_before(cutoff, below_id) {
+        let victims = match self.buffer.expired_before(cutoff, i64::MAX) {
             Ok(victims) => victims,
             Err(e) => {
                 self.shared.database_error("expire events", &e);
-                return;
+                return Vec::new();
             }
         };
+        let victims: Vec<(ChunkSize, u32)> = victims
+            .into_iter()
+            .filter_map(|v| Some((v, removable(v.id)?)))
+            .collect();
         if victims.is_empty() {
-            return;
+            return Vec::new();
         }
-        let ids: Vec<i64> = victims.iter().map(|c| c.id).collect();
+        let ids: Vec<i64> = victims.iter().map(|(c, _)| c.id).collect();
         if let Err(e) = self.buffer.delete(&ids) {
             self.shared.database_error("expire events", &e);
-            return;
+            return Vec::new();
         }
-        for victim in victims {
-            Counters::add(&self.shared.counters.expired, victim.events);
+        for (victim, finished) in victims {
+            let expired = victim.events.saturating_sub(u64::from(finished));
+            Counters::add(&self.shared.counters.expired, expired);
             self.forget(victim);
         }
         self.publish();
         self.reclaim_space();
+        ids
     }
 
     /// After deletions: gives the disk space of a drained backlog back

@@ -1,23 +1,28 @@
 //! The worker: one background thread per handle, the only place with I/O.
 //!
 //! Each turn of its loop: take everything from the in-memory queue, format it
-//! and store it in SQLite in one transaction (group commit); confirm earlier
-//! writes; enforce the buffer's limits and expiry; then, when a batch is due,
-//! send the oldest rows and delete them once delivered. It sleeps on a timer
-//! or until woken, never spins, and survives every error it meets.
+//! and store it in SQLite in one transaction (group commit); apply what the
+//! transport reported; enforce the buffer's limits and expiry; then, when a
+//! batch is due, hand the oldest events to the transport, and delete rows
+//! once all their events are delivered. It sleeps on a timer or until woken
+//! (by an emit, a flush, or a transport thread with news), never spins,
+//! never waits for a receiver, and survives every error it meets.
 //!
 //! Each job is a type that owns its state; the loop here passes outcomes from
 //! one to the next:
 //! - `ingest.rs`: queue drain -> formatted rows -> groups to store;
 //! - `backlog.rs`: the buffer, its totals, limits, expiry, flush progress;
-//! - `send_window.rs`: the transport, writes in flight, confirmations,
-//!   the failing state and its backoff (`backoff.rs`);
+//! - `send_window.rs`: the transport, batches in flight and their
+//!   outcomes, the failing state and its backoff (`backoff.rs`);
+//! - `ledger.rs`: where each unfinished event is (sent, in flight, to be
+//!   sent again), and building batches;
 //! - `recovery.rs`: the fallback to memory when the file fails, and its retry;
 //! - `schedule.rs`: when to ingest, and how long to sleep.
 
 mod backlog;
 mod backoff;
 mod ingest;
+mod ledger;
 mod recovery;
 mod schedule;
 mod send_window;
@@ -53,7 +58,7 @@ pub fn spawn(
             // A bug in the worker must not leave flush and shutdown waiting
             // for a thread that is gone: report it and mark the worker done.
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).is_err() {
-                shared.interrupter.clear_while(|| ());
+                shared.interrupter.clear_all();
                 shared.report_error(
                     "panic",
                     "internal error: the worker thread panicked; undelivered events stay in the database file (if any)",
@@ -118,11 +123,14 @@ impl Worker {
                 self.ingest(true);
                 self.schedule.ingested();
             }
-            self.backlog.expire_due(now, self.window.oldest_in_flight());
+            let expired = self
+                .backlog
+                .expire_due(now, &|id| self.window.removable(id));
+            self.window.removed(&expired);
             if self.recovery.retry_due(now, self.window.has_in_flight()) {
                 self.retry_file();
             }
-            self.confirm(now);
+            self.poll(now);
             if self.shared.handshake.take_flush_kick() {
                 self.window.attempt_now(now);
             }
@@ -189,7 +197,10 @@ impl Worker {
         let Some(mut rows) = group.take_rows() else {
             return true;
         };
-        self.backlog.admit(&mut rows, self.window.sent_through());
+        let evicted = self
+            .backlog
+            .admit(&mut rows, &|id| self.window.removable(id));
+        self.window.removed(&evicted);
         if rows.is_empty() {
             return true;
         }
@@ -217,11 +228,12 @@ impl Worker {
         stored
     }
 
-    /// Confirms earlier writes and sends when a send is due (what the main
-    /// loop does after an ingest), so a long ingest does not hold back sends.
+    /// Applies the transport's news and sends when a send is due (what the
+    /// main loop does after an ingest), so a long ingest does not hold back
+    /// sends.
     fn send_if_due(&mut self) {
         let now = Instant::now();
-        self.confirm(now);
+        self.poll(now);
         let stopping = self.shared.handshake.stop_requested();
         if self.send_at(now, stopping).is_some_and(|t| t <= now) {
             self.send_turn();
@@ -237,26 +249,33 @@ impl Worker {
     }
 
     fn send_turn(&mut self) {
-        let turn = self.window.turn(&self.backlog);
-        self.backlog.delivered(&turn.delivered);
-        if let Some(p) = &turn.partial {
-            self.backlog
-                .keep_undelivered(&p.chunk, p.delivered, p.rejected);
-        }
-        self.window
-            .end_turn(turn.end, self.backlog.buffered_events());
+        let finished = self.window.turn(&self.backlog);
+        self.backlog.delivered(&finished);
+        self.window.end_turn(self.backlog.buffered_events());
     }
 
-    fn confirm(&mut self, now: Instant) {
-        let confirmed = self.window.confirm(now);
-        self.backlog.delivered(&confirmed);
+    fn poll(&mut self, now: Instant) {
+        let finished = self.window.poll(now);
+        self.backlog.delivered(&finished);
+    }
+
+    /// Rewrites the rows of chunks delivered in part with only their other
+    /// events, so that what comes next (another process, the file the
+    /// buffer moves to) sends only those again.
+    fn keep_progress(&mut self) {
+        for (chunk, finished) in self.window.progress() {
+            self.backlog.keep_unfinished(&chunk, &finished);
+        }
     }
 
     fn retry_file(&mut self) {
+        // Nothing is in flight (a retry waits for that), but events of
+        // chunks in progress may be finished: their rows keep only the rest.
+        // The rows now say what is left: the window starts afresh from them
+        // (and a file retry gives them new ids).
+        self.keep_progress();
+        self.window.forget_in_flight();
         if let Some(events) = self.recovery.retry(&mut self.backlog) {
-            // Nothing was in flight (a retry waits for that): the new ids
-            // are all unsent.
-            self.window.forget_in_flight();
             if events > 0 {
                 self.window.stored(Instant::now());
             }
@@ -283,8 +302,9 @@ impl Worker {
     /// Closes the transport within the deadline and records what it confirmed.
     fn finish(&mut self, deadline: Instant) {
         self.ingest(false);
-        let confirmed = self.window.close(deadline);
-        self.backlog.delivered(&confirmed);
+        let finished = self.window.close(deadline);
+        self.backlog.delivered(&finished);
+        self.keep_progress();
         self.backlog.count_lost_at_shutdown();
         let notices = &self.shared.reporter.notices;
         notices.dispatch(&self.shared.counters);

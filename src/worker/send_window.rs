@@ -1,158 +1,107 @@
-//! The send window: everything about handing stored chunks to the transport.
-//! It owns the transport, the chunks written but not yet confirmed, the
-//! cursor of what was handed over, when the next batch is due, and the
-//! failing state with its backoff. It reads chunks from the backlog and
-//! reports what was delivered; deleting them is the backlog's job.
+//! The send window: everything about handing stored events to the
+//! transport. It owns the transport, the ledger of what was handed out
+//! (`ledger.rs`), when the next batch is due, and the failing state with its
+//! backoff. It reads chunks from the backlog and reports which are finished;
+//! deleting them is the backlog's job.
 //!
-//! Today one chunk goes out at a time and confirmations arrive in order
-//! (`Transport::confirmed_through` is cumulative). A pipelined send path
-//! (several windows or requests in flight, completing out of order) changes
-//! this file only: the backlog deletes delivered chunks in any order, and
-//! `InFlight` keeps its chunks in id order wherever they leave it.
+//! The transport never makes the worker wait: batches go out while it has
+//! capacity (several Beats windows or HTTP requests at once), and their
+//! outcomes come back later, in any order, through `poll`.
 
 use super::backlog::Backlog;
 use super::backoff::Backoff;
-use crate::buffer::{Chunk, ChunkSize};
-use crate::config::Config;
+use super::ledger::{Ledger, Progress, Source};
+use crate::buffer::ChunkSize;
+use crate::config::{Config, TransportKind};
 use crate::shared::Shared;
 use crate::stats::Counters;
-use crate::transport::{SendError, Sent, Transport};
-use std::collections::VecDeque;
+use crate::transport::{Capacity, Outcome, SendError, Transport, Waker};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Chunks fetched from the buffer per query while sending.
-const FETCH_CHUNKS: usize = 64;
 /// How long one send turn may run before the queue is looked at again, so a
 /// long backlog never starves ingestion (and memory stays bounded).
 const SEND_TURN: Duration = Duration::from_millis(50);
-/// How often written-but-unconfirmed TCP data is re-checked.
-const CONFIRM_POLL: Duration = Duration::from_millis(20);
 
 pub struct SendWindow {
     shared: Arc<Shared>,
     transport: Box<dyn Transport>,
-    in_flight: InFlight,
-    /// Highest chunk id handed to the transport (sent or in flight).
-    sent_through: i64,
+    ledger: Ledger,
     /// When the oldest not-yet-sent event was stored (for the flush interval).
     pending_since: Option<Instant>,
     next_attempt: Instant,
     failing: bool,
+    /// The last ticket handed out when the current failure began: only a
+    /// later batch's success ends it (an older one was under way already).
+    failed_after: u64,
+    /// Failures so far (a send turn stops at the first).
+    failures: u64,
     /// Shutdown was seen (it overrides the backoff once).
     stop_seen: bool,
     backoff: Backoff,
+    backoff_max: Duration,
     flush_count: u64,
     flush_interval: Duration,
-}
-
-/// What a send turn did, for the backlog to record before `end_turn`.
-pub struct Turn {
-    /// Chunks delivered (to delete).
-    pub delivered: Vec<ChunkSize>,
-    /// A chunk whose first events were delivered before the transport failed.
-    pub partial: Option<Partial>,
-    pub end: TurnEnd,
-}
-
-/// The first `delivered` events of `chunk` are delivered, `rejected` of
-/// them refused for good by the receiver.
-pub struct Partial {
-    pub chunk: Arc<Chunk>,
-    pub delivered: u32,
-    pub rejected: u32,
-}
-
-pub enum TurnEnd {
-    /// No chunk was handed over (the transport not ready, nothing to send).
-    Idle,
-    Sent,
-    Failed(SendError),
-}
-
-/// Chunks written to the transport, awaiting confirmation, in id order.
-#[derive(Default)]
-struct InFlight {
-    chunks: VecDeque<Written>,
-    /// Events in `chunks` (kept as a sum: it is read several times per turn).
-    events: u64,
-}
-
-struct Written {
-    chunk: ChunkSize,
-    /// Orders the writes: `Transport::confirmed_through` confirms every
-    /// write up to a ticket.
-    ticket: u64,
-}
-
-impl InFlight {
-    fn push(&mut self, chunk: ChunkSize, ticket: u64) {
-        self.events += chunk.events;
-        self.chunks.push_back(Written { chunk, ticket });
-    }
-
-    /// The oldest chunk id still in flight.
-    fn oldest_id(&self) -> Option<i64> {
-        self.chunks.front().map(|w| w.chunk.id)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.chunks.is_empty()
-    }
-
-    /// Removes the chunks confirmed by `ticket` (tickets grow with the
-    /// writes, so they are the oldest).
-    fn take_confirmed(&mut self, ticket: u64) -> Vec<ChunkSize> {
-        let mut done = Vec::new();
-        while self.chunks.front().is_some_and(|w| w.ticket <= ticket) {
-            let w = self.chunks.pop_front().expect("checked");
-            self.events -= w.chunk.events;
-            done.push(w.chunk);
-        }
-        done
-    }
-
-    fn clear(&mut self) {
-        self.chunks.clear();
-        self.events = 0;
-    }
+    /// The custom transport's batches hold `queued_events_batch_size` events.
+    max_batch: Option<u32>,
+    outcomes: Vec<Outcome>,
 }
 
 impl SendWindow {
-    pub fn new(shared: Arc<Shared>, config: &Config, transport: Box<dyn Transport>) -> SendWindow {
+    pub fn new(
+        shared: Arc<Shared>,
+        config: &Config,
+        mut transport: Box<dyn Transport>,
+    ) -> SendWindow {
+        // Weak: a transport thread left running after shutdown must not
+        // keep the queue's memory alive.
+        let weak = Arc::downgrade(&shared);
+        transport.start(Waker::new(move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.queue.wake();
+            }
+        }));
+        let max_batch = (config.transport == TransportKind::Custom)
+            .then(|| config.queued_events_batch_size.max(1) as u32);
         SendWindow {
             shared,
             transport,
-            in_flight: InFlight::default(),
-            sent_through: 0,
+            ledger: Ledger::default(),
             pending_since: None,
             next_attempt: Instant::now(),
             failing: false,
+            failed_after: 0,
+            failures: 0,
             stop_seen: false,
             backoff: Backoff::new(config.backoff_initial, config.backoff_max),
+            backoff_max: config.backoff_max,
             flush_count: config.queued_events_flush_count as u64,
             flush_interval: config.queued_events_flush_interval,
+            max_batch,
+            outcomes: Vec::new(),
         }
     }
 
-    /// Highest chunk id handed to the transport: later ones are unsent.
-    pub fn sent_through(&self) -> i64 {
-        self.sent_through
+    /// Whether chunk `id` may be removed (evicted, expired): None while the
+    /// transport holds some of its events, else how many are finished.
+    pub fn removable(&self, id: i64) -> Option<u32> {
+        self.ledger.removable(id)
     }
 
-    /// The oldest chunk id in flight (None: nothing is).
-    pub fn oldest_in_flight(&self) -> Option<i64> {
-        self.in_flight.oldest_id()
+    /// Chunks were removed from the buffer (evicted, expired).
+    pub fn removed(&mut self, ids: &[i64]) {
+        self.ledger.drop_chunks(ids);
     }
 
+    /// Whether the transport holds batches.
     pub fn has_in_flight(&self) -> bool {
-        !self.in_flight.is_empty()
+        self.ledger.has_batches()
     }
 
-    /// When to look for confirmations again (None: nothing in flight).
+    /// When the transport wants to be polled without being woken.
     pub fn poll_at(&self, now: Instant) -> Option<Instant> {
-        self.has_in_flight().then(|| now + CONFIRM_POLL)
+        self.transport.next_poll(now)
     }
 
     /// New chunks were stored: the flush interval runs from the first.
@@ -181,15 +130,21 @@ impl SendWindow {
     /// The buffer changed under the window (fallback to memory, back on the
     /// file): chunk ids it holds mean nothing any more.
     pub fn forget_in_flight(&mut self) {
-        self.in_flight.clear();
-        self.sent_through = 0;
+        self.ledger.forget();
     }
 
-    /// When the next send is due (None: nothing to send). The one rule for
-    /// both the loop and the sleep, so the worker never wakes for a send it
-    /// then does not make (a busy loop) nor sleeps through one. `held`: new
-    /// sends wait (a file retry); `urgent`: shutdown or a flush is waiting
-    /// (asked last: it takes a lock).
+    /// Touched chunks with some events finished and which, for the backlog
+    /// to rewrite with only their other events.
+    pub fn progress(&self) -> Vec<Progress> {
+        self.ledger.progress()
+    }
+
+    /// When the next send is due (None: nothing to send, or the transport
+    /// takes nothing now and wakes the worker when it does). The one rule
+    /// for both the loop and the sleep, so the worker never wakes for a
+    /// send it then does not make (a busy loop) nor sleeps through one.
+    /// `held`: new sends wait (a file retry); `urgent`: shutdown or a flush
+    /// is waiting (asked last: it takes a lock).
     pub fn send_at(
         &self,
         now: Instant,
@@ -197,14 +152,15 @@ impl SendWindow {
         held: bool,
         urgent: impl FnOnce() -> bool,
     ) -> Option<Instant> {
-        let unsent = buffered_events.saturating_sub(self.in_flight.events);
+        let unsent = self.ledger.unsent(buffered_events);
         if unsent == 0 || held {
             return None;
         }
         if self.failing {
-            // Retrying: at the end of the backoff, whatever the batch size.
-            return Some(self.next_attempt);
+            // Retrying: one batch at the end of the backoff, then wait for its fate.
+            return (!self.ledger.has_batches()).then_some(self.next_attempt);
         }
+        self.transport.capacity(now)?;
         let batch_due = if urgent() || unsent >= self.flush_count {
             now
         } else {
@@ -213,153 +169,129 @@ impl SendWindow {
         Some(batch_due.max(self.next_attempt))
     }
 
-    /// Sends the oldest unsent chunks for up to SEND_TURN.
-    pub fn turn(&mut self, backlog: &Backlog) -> Turn {
+    /// Hands batches to the transport for up to SEND_TURN, while it has
+    /// capacity; returns the chunks finished meanwhile.
+    pub fn turn(&mut self, backlog: &Backlog) -> Vec<ChunkSize> {
         let started = Instant::now();
-        let mut turn = Turn {
-            delivered: Vec::new(),
-            partial: None,
-            end: TurnEnd::Idle,
-        };
-        let mut handed_over = 0usize;
-        'turn: while started.elapsed() < SEND_TURN {
-            if !self.transport.ready() {
-                break; // (before the query: a busy transport is asked every turn)
+        let failures = self.failures;
+        let fetch = |after: i64, limit: usize| backlog.fetch_after(after, limit);
+        let mut source = Source::new(&fetch);
+        while started.elapsed() < SEND_TURN && self.failures == failures {
+            if self.failing && self.ledger.has_batches() {
+                break; // a retry is under way: wait for its fate
             }
-            let chunks = match backlog.fetch_after(self.sent_through, FETCH_CHUNKS) {
-                Ok(c) => c,
+            let Some(cap) = self.transport.capacity(Instant::now()) else {
+                break;
+            };
+            let batch = match self.ledger.build(self.limit(cap), &mut source) {
+                Ok(Some(batch)) => batch,
+                Ok(None) => break,
                 Err(e) => {
                     // Treated like a send failure: retried after the backoff,
                     // not in a tight loop.
                     self.shared.database_error("read events to send", &e);
-                    turn.end = TurnEnd::Failed(SendError::new(format!("database: {e}")));
+                    self.failed(&SendError::new(format!("database: {e}")));
                     break;
                 }
             };
-            if chunks.is_empty() {
-                break;
+            self.transport.submit(batch, Instant::now());
+            // Transports working on the worker thread know at once.
+            self.apply_outcomes(Instant::now());
+        }
+        self.ledger.take_finished()
+    }
+
+    /// After the backlog deleted a turn's finished chunks (`buffered_events`
+    /// are left): events left unsent keep their age (they are due as
+    /// before); with nothing left the flush interval starts again with the
+    /// next event.
+    pub fn end_turn(&mut self, buffered_events: u64) {
+        self.pending_since = (self.ledger.unsent(buffered_events) > 0)
+            .then(|| self.pending_since.unwrap_or_else(Instant::now));
+    }
+
+    /// Applies what the transport reports: the chunks now finished.
+    pub fn poll(&mut self, now: Instant) -> Vec<ChunkSize> {
+        self.apply_outcomes(now);
+        self.ledger.take_finished()
+    }
+
+    /// Closes the transport within the deadline: the chunks it finished.
+    pub fn close(&mut self, deadline: Instant) -> Vec<ChunkSize> {
+        let mut outcomes = std::mem::take(&mut self.outcomes);
+        self.transport
+            .close(deadline.max(Instant::now()), &mut outcomes);
+        for outcome in outcomes.drain(..) {
+            self.apply(outcome);
+        }
+        self.publish_connects();
+        self.ledger.take_finished()
+    }
+
+    fn limit(&self, cap: Capacity) -> Capacity {
+        match self.max_batch {
+            Some(n) => Capacity {
+                max_events: cap.max_events.min(n),
+                ..cap
+            },
+            None => cap,
+        }
+    }
+
+    fn apply_outcomes(&mut self, now: Instant) {
+        let mut outcomes = std::mem::take(&mut self.outcomes);
+        self.transport.poll(now, &mut outcomes);
+        for outcome in outcomes.drain(..) {
+            self.apply(outcome);
+        }
+        self.outcomes = outcomes;
+        self.publish_connects();
+    }
+
+    fn apply(&mut self, outcome: Outcome) {
+        let counters = &self.shared.counters;
+        match outcome {
+            Outcome::Done { ticket, rejected } => {
+                let Some(events) = self.ledger.done(ticket) else {
+                    return;
+                };
+                let rejected = rejected.min(events);
+                Counters::add(&counters.dropped_undeliverable, u64::from(rejected));
+                Counters::add(&counters.sent, u64::from(events - rejected));
+                if ticket > self.failed_after {
+                    self.succeeded();
+                }
             }
-            for chunk in chunks {
-                if !self.transport.ready() {
-                    break 'turn;
+            Outcome::Returned {
+                ticket,
+                finished,
+                rejected,
+                written,
+            } => {
+                let Some(back) = self.ledger.returned(ticket, finished) else {
+                    return;
+                };
+                let rejected = rejected.min(finished);
+                Counters::add(&counters.dropped_undeliverable, u64::from(rejected));
+                Counters::add(&counters.sent, u64::from(finished - rejected));
+                if written {
+                    // Possibly received: a duplicate if the receiver kept them.
+                    Counters::add(&counters.resent, u64::from(back));
                 }
-                handed_over += 1;
-                let result = self.transport.send(&chunk);
-                let rejection = self.transport.take_rejection();
-                if let Some(r) = &rejection {
-                    self.report_rejection(&r.message);
-                }
-                match result {
-                    Ok(sent) => {
-                        self.sent_through = chunk.id;
-                        match sent {
-                            Sent::Delivered { rejected } => {
-                                let counters = &self.shared.counters;
-                                Counters::add(&counters.dropped_undeliverable, u64::from(rejected));
-                                Counters::add(
-                                    &counters.sent,
-                                    u64::from(chunk.count.saturating_sub(rejected)),
-                                );
-                                turn.delivered.push(chunk.size());
-                            }
-                            Sent::Written { ticket } => self.in_flight.push(chunk.size(), ticket),
-                        }
-                    }
-                    Err(e) => {
-                        if e.delivered_prefix > 0 {
-                            turn.partial = Some(Partial {
-                                delivered: e.delivered_prefix,
-                                rejected: rejection.map_or(0, |r| r.in_failed_prefix),
-                                chunk,
-                            });
-                        }
-                        turn.end = TurnEnd::Failed(e);
-                        break 'turn;
-                    }
-                }
-                if started.elapsed() >= SEND_TURN {
-                    break 'turn;
-                }
+            }
+            Outcome::Failed(e) => self.failed(&e),
+            Outcome::Rejected(message) => {
+                let message = format!("events rejected by the receiver (not retried): {message}");
+                self.shared.report_error("rejected", &message);
             }
         }
+    }
+
+    fn publish_connects(&self) {
         self.shared
             .counters
             .connects
             .store(self.transport.connections_opened(), Ordering::Relaxed);
-        if handed_over > 0 && matches!(turn.end, TurnEnd::Idle) {
-            turn.end = TurnEnd::Sent;
-        }
-        turn
-    }
-
-    /// After the backlog recorded a turn's deliveries (`buffered_events`
-    /// are left): a success resets the backoff, a failure starts it.
-    pub fn end_turn(&mut self, end: TurnEnd, buffered_events: u64) {
-        match end {
-            TurnEnd::Idle => {}
-            TurnEnd::Sent => self.succeeded(),
-            TurnEnd::Failed(e) => self.failed(&e),
-        }
-        // Events left unsent keep their age (they are due as before); with
-        // nothing left the flush interval starts again with the next event.
-        self.pending_since = (buffered_events > self.in_flight.events)
-            .then(|| self.pending_since.unwrap_or_else(Instant::now));
-    }
-
-    /// Chunks whose writes are now confirmed (for the backlog to delete).
-    /// A failed confirmation voids every unconfirmed write; events refused
-    /// for good inside confirmed writes are reported and counted as dropped;
-    /// a trouble the transport works through itself is reported.
-    pub fn confirm(&mut self, now: Instant) -> Vec<ChunkSize> {
-        if self.in_flight.is_empty() {
-            return Vec::new();
-        }
-        let confirmed = match self.transport.confirmed_through(now) {
-            Ok(ticket) => {
-                let refused = self.transport.take_rejection().map_or(0, |r| {
-                    self.report_rejection(&r.message);
-                    r.in_failed_prefix
-                });
-                let confirmed = self.take_confirmed(ticket, refused);
-                if !confirmed.is_empty() && self.failing {
-                    // Deliveries resumed after a trouble (see `troubled`).
-                    self.succeeded();
-                }
-                confirmed
-            }
-            Err(e) => {
-                self.failed(&e);
-                Vec::new()
-            }
-        };
-        if let Some(message) = self.transport.take_trouble() {
-            self.troubled(&message);
-        }
-        confirmed
-    }
-
-    /// Closes the transport within the deadline: the chunks it confirmed.
-    pub fn close(&mut self, deadline: Instant) -> Vec<ChunkSize> {
-        let ticket = self.transport.close(deadline.max(Instant::now()));
-        let refused = self
-            .transport
-            .take_rejection()
-            .map_or(0, |r| r.in_failed_prefix);
-        let confirmed = self.take_confirmed(ticket, refused);
-        self.in_flight.clear();
-        confirmed
-    }
-
-    /// The chunks confirmed by `ticket`, of whose events `refused` were
-    /// refused for good (dropped, not sent).
-    fn take_confirmed(&mut self, ticket: u64, refused: u32) -> Vec<ChunkSize> {
-        let done = self.in_flight.take_confirmed(ticket);
-        let events: u64 = done.iter().map(|c| c.events).sum();
-        let refused = u64::from(refused).min(events);
-        let counters = &self.shared.counters;
-        Counters::add(&counters.dropped_undeliverable, refused);
-        Counters::add(&counters.sent, events - refused);
-        done
     }
 
     fn succeeded(&mut self) {
@@ -373,22 +305,30 @@ impl SendWindow {
         self.backoff.reset();
     }
 
-    /// A send or confirmation failed: unconfirmed writes are void (sent
-    /// again from the oldest), and the next attempt waits for the backoff.
+    /// A connection, a request or a read of the buffer failed: the batches it
+    /// cut short come back on their own (`Returned`), and the next attempt
+    /// waits for the backoff, unless another host can take over at once.
     fn failed(&mut self, e: &SendError) {
-        // Retry from the oldest write in flight or, with none, from the
-        // oldest stored chunk (the one that failed, and everything after it).
-        self.sent_through = self.in_flight.oldest_id().map_or(0, |id| id - 1);
-        Counters::add(&self.shared.counters.resent, self.in_flight.events);
-        self.in_flight.clear();
+        self.failures += 1;
         Counters::add(&self.shared.counters.send_errors, 1);
         self.shared.counters.set_error(&e.message);
+        self.failed_after = self.ledger.last_ticket();
+        let now = Instant::now();
+        let asked = e.retry_after.map(|d| d.min(self.backoff_max));
         if e.another_host_ready {
             // Failover: the failed host waits out its own backoff; others are up.
-            self.next_attempt = Instant::now();
+            self.next_attempt = now;
             return;
         }
-        let delay = self.backoff.next_delay();
+        if self.failing && now < self.next_attempt {
+            // Another batch cut short while the backoff runs (several were
+            // out at once): the same trouble, the same wait.
+            if let Some(asked) = asked {
+                self.next_attempt = self.next_attempt.max(now + asked);
+            }
+            return;
+        }
+        let delay = self.backoff.next_delay().max(asked.unwrap_or_default());
         self.shared.reporter.report(
             "send",
             &format!(
@@ -396,30 +336,8 @@ impl SendWindow {
                 delay.as_secs_f64()
             ),
         );
-        self.next_attempt = Instant::now() + delay;
+        self.next_attempt = now + delay;
         self.failing = true;
         self.shared.handshake.set_failing(true);
-    }
-
-    /// A trouble the transport works through itself (a broker down,
-    /// credentials refused; its writes stay valid): counted and reported like
-    /// a failed send, nothing is resent. New sends wait for the backoff.
-    fn troubled(&mut self, message: &str) {
-        Counters::add(&self.shared.counters.send_errors, 1);
-        self.shared.counters.set_error(message);
-        let delay = self.backoff.next_delay();
-        self.shared.reporter.report(
-            "send",
-            &format!("cannot deliver events: {message}; events stay buffered, retrying"),
-        );
-        self.next_attempt = Instant::now() + delay;
-        self.failing = true;
-        self.shared.handshake.set_failing(true);
-    }
-
-    /// Events the receiver refused for good: counted by the caller, reported here.
-    fn report_rejection(&self, message: &str) {
-        let message = format!("events rejected by the receiver (not retried): {message}");
-        self.shared.report_error("rejected", &message);
     }
 }

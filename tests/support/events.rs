@@ -13,6 +13,17 @@ pub fn emit_seq(client: &Client, range: Range<u64>) {
     }
 }
 
+/// Emits events `0..total` at `per_second`, in bursts of 1,000 (an
+/// application logging steadily, not as fast as it can).
+pub fn emit_paced(client: &Client, total: u64, per_second: u64) {
+    let started = std::time::Instant::now();
+    for burst in 0..total.div_ceil(1_000) {
+        emit_seq(client, burst * 1_000..((burst + 1) * 1_000).min(total));
+        let next = started + std::time::Duration::from_millis((burst + 1) * 1_000_000 / per_second);
+        std::thread::sleep(next.saturating_duration_since(std::time::Instant::now()));
+    }
+}
+
 /// Parses received lines as JSON.
 pub fn parse(lines: &[String]) -> Vec<serde_json::Value> {
     lines

@@ -211,6 +211,13 @@ impl HttpServer {
             .collect()
     }
 
+    /// Stops abruptly (requests waiting for their answer never get one);
+    /// returns the events of every 2xx-answered request.
+    pub fn kill(mut self) -> Vec<serde_json::Value> {
+        self.listener.stop();
+        self.accepted_events()
+    }
+
     /// Waits (bounded) until `n` events were accepted; returns them.
     pub fn wait_for_events(&self, n: usize, timeout: Duration) -> Vec<serde_json::Value> {
         wait_until(timeout, || self.accepted_events().len() >= n);

@@ -1,17 +1,20 @@
-//! Which chunks Kafka has taken: one ticket per chunk, the delivery reports of
-//! its messages counted against it, and tickets confirmed in order once every
-//! message of them (and of every earlier ticket) has a report.
+//! Which batches Kafka has taken: one ticket per batch (each remembering the
+//! worker's ticket of its batch), the delivery reports of its messages
+//! counted against it, and tickets confirmed in order once every message of
+//! them (and of every earlier ticket) has a report.
 //!
 //! A report says one of three things: delivered; refused for good (too large,
 //! no such topic), which drops that event and counts it; or failed otherwise,
-//! which makes the chunk and everything after it void, to be sent again. The
-//! ledger knows nothing of librdkafka: it is the part issue 16's reworked
-//! transport trait will reuse.
+//! which makes the batch and everything after it void, to be sent again (in
+//! order: a batch resent after later ones were delivered would reorder the
+//! partition). The ledger knows nothing of librdkafka.
 
 use std::collections::VecDeque;
 
 #[derive(Default, Clone)]
 struct Entry {
+    /// The worker's ticket of the batch.
+    batch: u64,
     /// Messages without a delivery report yet.
     outstanding: u32,
     /// Messages refused for good.
@@ -20,7 +23,7 @@ struct Entry {
     failure: Option<String>,
 }
 
-/// Refused events of confirmed chunks, with their distinct reasons.
+/// Refused events of confirmed batches, with their distinct reasons.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Refusals {
     pub events: u32,
@@ -32,8 +35,6 @@ pub struct Ledger {
     /// Unconfirmed tickets, oldest first: entry i is ticket `first + i`.
     entries: VecDeque<Entry>,
     first: u64,
-    /// The highest confirmed ticket (0: none yet).
-    confirmed: u64,
     /// Messages of live entries without a report.
     outstanding: u64,
     refusals: Refusals,
@@ -45,7 +46,6 @@ impl Ledger {
     pub fn starting_at(first: u64) -> Ledger {
         Ledger {
             first: first.max(1),
-            confirmed: first.max(1) - 1,
             ..Ledger::default()
         }
     }
@@ -55,9 +55,12 @@ impl Ledger {
         self.first + self.entries.len() as u64
     }
 
-    /// Opens the ticket of a new chunk.
-    pub fn open(&mut self) -> u64 {
-        self.entries.push_back(Entry::default());
+    /// Opens the ticket of the worker's batch `batch`.
+    pub fn open(&mut self, batch: u64) -> u64 {
+        self.entries.push_back(Entry {
+            batch,
+            ..Entry::default()
+        });
         self.first + self.entries.len() as u64 - 1
     }
 
@@ -105,40 +108,38 @@ impl Ledger {
         }
     }
 
-    /// Confirms complete tickets in order: the highest confirmed ticket, or
-    /// the failure of the oldest unconfirmed chunk once all its messages have
-    /// reports (then everything unconfirmed is void: see `void`).
-    pub fn confirm(&mut self) -> Result<u64, String> {
+    /// Confirms complete tickets in order: the batches confirmed (each with
+    /// its events refused for good), then, once all messages of the oldest
+    /// unconfirmed batch have reports, its failure if one failed (then
+    /// everything unconfirmed is void: see `void`).
+    pub fn confirm(&mut self) -> (Vec<(u64, u32)>, Option<String>) {
+        let mut done = Vec::new();
         while let Some(front) = self.entries.front() {
             if front.outstanding > 0 {
                 break;
             }
             if let Some(failure) = &front.failure {
-                return Err(failure.clone());
+                return (done, Some(failure.clone()));
             }
             self.refusals.events += front.refused;
+            done.push((front.batch, front.refused));
             self.entries.pop_front();
-            self.confirmed = self.first;
             self.first += 1;
         }
-        Ok(self.confirmed)
+        (done, None)
     }
 
-    /// Forgets every unconfirmed ticket (the worker sends those chunks again
-    /// under new tickets); later reports of them are ignored.
-    pub fn void(&mut self) {
+    /// Forgets every unconfirmed ticket (the worker sends those batches
+    /// again under new tickets): their batches. Later reports are ignored.
+    pub fn void(&mut self) -> Vec<u64> {
         self.first += self.entries.len() as u64;
-        self.entries.clear();
         self.outstanding = 0;
+        self.entries.drain(..).map(|e| e.batch).collect()
     }
 
     /// Messages of live tickets still without a report.
     pub fn outstanding(&self) -> u64 {
         self.outstanding
-    }
-
-    pub fn confirmed(&self) -> u64 {
-        self.confirmed
     }
 
     /// Refused events of the tickets confirmed since the last call.
@@ -166,18 +167,18 @@ mod tests {
     #[test]
     fn tickets_confirm_in_order_once_every_message_is_reported() {
         let mut l = Ledger::starting_at(1);
-        let a = l.open();
+        let a = l.open(10);
         l.produced(a, 2);
-        let b = l.open();
+        let b = l.open(11);
         l.produced(b, 1);
         assert_eq!((a, b), (1, 2));
         assert_eq!(l.outstanding(), 3);
         l.reported(b, Ok(()));
-        assert_eq!(l.confirm(), Ok(0), "b waits for a");
+        assert_eq!(l.confirm(), (vec![], None), "b waits for a");
         l.reported(a, Ok(()));
-        assert_eq!(l.confirm(), Ok(0));
+        assert_eq!(l.confirm(), (vec![], None));
         l.reported(a, Ok(()));
-        assert_eq!(l.confirm(), Ok(2));
+        assert_eq!(l.confirm(), (vec![(10, 0), (11, 0)], None));
         assert_eq!(l.outstanding(), 0);
         assert_eq!(l.take_refusals(), None);
     }
@@ -185,14 +186,14 @@ mod tests {
     #[test]
     fn refused_events_are_counted_with_their_distinct_reasons() {
         let mut l = Ledger::starting_at(1);
-        let a = l.open();
+        let a = l.open(5);
         l.produced(a, 2);
         l.reported(a, Err(Outcome::Refused("too large".into())));
         l.reported(a, Err(Outcome::Refused("too large".into())));
-        let b = l.open();
+        let b = l.open(6);
         l.produced(b, 1);
         l.reported(b, Err(Outcome::Refused("no topic".into())));
-        assert_eq!(l.confirm(), Ok(2));
+        assert_eq!(l.confirm(), (vec![(5, 2), (6, 1)], None));
         let r = l.take_refusals().unwrap();
         assert_eq!(r.events, 3);
         assert_eq!(
@@ -205,22 +206,29 @@ mod tests {
     #[test]
     fn a_failure_voids_the_unconfirmed_and_old_reports_are_ignored() {
         let mut l = Ledger::starting_at(1);
-        let a = l.open();
+        let a = l.open(7);
         l.produced(a, 1);
-        let b = l.open();
+        let b = l.open(8);
         l.produced(b, 2);
+        let later = l.open(9);
+        l.produced(later, 1);
         l.reported(a, Ok(()));
         l.reported(b, Err(Outcome::Failed("broker said no".into())));
-        assert_eq!(l.confirm(), Ok(1), "b still has a message out");
+        l.reported(later, Ok(()));
+        assert_eq!(
+            l.confirm(),
+            (vec![(7, 0)], None),
+            "b still has a message out"
+        );
         l.reported(b, Ok(()));
-        assert_eq!(l.confirm(), Err("broker said no".into()));
-        l.void();
+        assert_eq!(l.confirm(), (vec![], Some("broker said no".into())));
+        assert_eq!(l.void(), [8, 9], "the later batch too: order");
         assert_eq!(l.outstanding(), 0);
-        let c = l.open();
-        assert_eq!(c, 3, "tickets keep growing");
+        let c = l.open(12);
+        assert_eq!(c, 4, "tickets keep growing");
         l.reported(b, Ok(())); // a late report of a void ticket
         l.produced(c, 1);
         l.reported(c, Ok(()));
-        assert_eq!(l.confirm(), Ok(3));
+        assert_eq!(l.confirm(), (vec![(12, 0)], None));
     }
 }

@@ -1,23 +1,25 @@
 //! Kafka: each event one message of `kafka_topic`, through librdkafka (the
 //! `rdkafka` crate's BaseProducer, polled by the worker: no thread of ours).
 //!
-//! A chunk is handed to librdkafka whole and gets a ticket (`Sent::Written`);
-//! its rows are deleted only when every message of it has a delivery report
-//! (the ledger). librdkafka owns the retries: the producer is idempotent by
-//! default and never times a message out, so a broker that is down, restarted
-//! or refusing our credentials costs time, never a duplicate or a reordering,
-//! and the trouble is reported through `take_trouble` (writes stay valid).
-//! What Kafka refuses for good (message too large, unknown topic) is dropped,
-//! counted and reported; any other failed report voids the unconfirmed chunks
-//! (they are resent). A fatal producer error (idempotence state lost) creates
-//! a new producer and resends: the one case with possible duplicates.
+//! A batch is handed to librdkafka whole (the worker's ticket kept in the
+//! ledger); it is done (`Outcome::Done`) only when every message of it, and
+//! of every batch before it, has a delivery report (the ledger). librdkafka
+//! owns the retries: the producer is idempotent by default and never times a
+//! message out, so a broker that is down, restarted or refusing our
+//! credentials costs time, never a duplicate or a reordering; the trouble is
+//! reported as an `Outcome::Failed` with no batch returned (what is out stays
+//! valid). What Kafka refuses for good (message too large, unknown topic) is
+//! dropped, counted and reported; any other failed report returns the
+//! unconfirmed batches (they are resent, in order). A fatal producer error
+//! (idempotence state lost) creates a new producer and resends: the one case
+//! with possible duplicates. Delivery reports are served when the worker
+//! polls (every 20 ms while messages are out).
 
 mod key;
 mod ledger;
 mod settings;
 
-use super::{Rejection, SendError, Sent, Transport};
-use crate::buffer::Chunk;
+use super::{Batch, Capacity, Outcome as BatchOutcome, SendError, Transport};
 use crate::config::Config;
 use crate::stats::KafkaCounters;
 use key::KeyField;
@@ -36,9 +38,13 @@ const MAX_OUTSTANDING: u64 = 200_000;
 /// How long deliveries must stall after an error before it is reported (a
 /// broker that reconnects at once is no trouble).
 const TROUBLE_GRACE: Duration = Duration::from_secs(1);
-/// Events served per `confirmed_through` at most (each librdkafka event is
-/// a batch of delivery reports), so one call stays short.
+/// Events served per poll at most (each librdkafka event is a batch of
+/// delivery reports), so one call stays short.
 const MAX_EVENTS_PER_POLL: usize = 256;
+/// How often delivery reports are looked for while messages are out.
+const REPORT_POLL: Duration = Duration::from_millis(20);
+/// The largest batch (messages of one ledger ticket).
+const MAX_BATCH_BYTES: usize = 1 << 20;
 
 /// What librdkafka tells the worker thread, from inside `poll`.
 struct Context {
@@ -119,7 +125,8 @@ pub struct KafkaTransport {
     key: Option<KeyField>,
     /// The last delivery report (or when nothing was outstanding).
     last_progress: Instant,
-    rejection: Option<Rejection>,
+    /// What happened since the worker last polled.
+    outcomes: Vec<BatchOutcome>,
     /// How long a send may wait for room in librdkafka's queue.
     timeout: Duration,
 }
@@ -137,7 +144,7 @@ impl KafkaTransport {
             topic: config.kafka.topic.clone(),
             key: config.kafka.key_field.as_deref().map(KeyField::new),
             last_progress: Instant::now(),
-            rejection: None,
+            outcomes: Vec::new(),
             timeout: config.socket_timeout,
         })
     }
@@ -174,23 +181,89 @@ impl KafkaTransport {
     }
 
     /// After a fatal error: the next send creates a new producer; what the
-    /// old one held is purged by its Drop, and void.
-    fn drop_producer(&mut self) {
-        if let Some(next) = self.ledger().map(|l| l.next_ticket()) {
+    /// old one held is purged by its Drop, and void: its batches come back
+    /// (`written`: unless `reported`, for shutdown, where they stay stored).
+    fn drop_producer(&mut self, report: bool) {
+        let voided = self.ledger().map(|mut l| (l.next_ticket(), l.void()));
+        if let Some((next, void)) = voided {
             self.next_ticket = next;
+            if report {
+                self.outcomes
+                    .extend(void.into_iter().map(|ticket| BatchOutcome::Returned {
+                        ticket,
+                        finished: 0,
+                        rejected: 0,
+                        written: true,
+                    }));
+            }
         }
         self.producer = None;
     }
 
-    /// Records the refused events of confirmed tickets for the worker.
-    fn take_refusals(&mut self) {
-        let Some(r) = self.ledger().and_then(|mut l| l.take_refusals()) else {
+    /// Reports the batches now confirmed, and the unconfirmed ones as
+    /// returned when the oldest failed (in order, they are all resent).
+    fn confirm(&mut self) {
+        let Some((done, failure)) = self.ledger().map(|mut l| l.confirm()) else {
             return;
         };
-        self.rejection = Some(Rejection {
-            in_failed_prefix: r.events,
-            message: format!("{} events: {}", r.events, r.reasons.join("; ")),
-        });
+        for (ticket, rejected) in done {
+            self.outcomes.push(BatchOutcome::Done { ticket, rejected });
+        }
+        if let Some(r) = self.ledger().and_then(|mut l| l.take_refusals()) {
+            let message = format!("{} events: {}", r.events, r.reasons.join("; "));
+            self.outcomes.push(BatchOutcome::Rejected(message));
+        }
+        if let Some(reason) = failure {
+            let void = self.ledger().map(|mut l| l.void()).unwrap_or_default();
+            self.outcomes
+                .push(BatchOutcome::Failed(SendError::new(reason)));
+            self.outcomes
+                .extend(void.into_iter().map(|ticket| BatchOutcome::Returned {
+                    ticket,
+                    finished: 0,
+                    rejected: 0,
+                    written: true,
+                }));
+        }
+    }
+
+    /// A fatal producer error: a new producer sends everything out again.
+    fn check_fatal(&mut self) {
+        let Some(p) = &self.producer else { return };
+        let fatal = p.context().error.lock().clone().filter(|e| e.1);
+        let Some((reason, _)) = fatal else { return };
+        let reason = p
+            .client()
+            .fatal_error()
+            .map_or(reason, |(_, r)| format!("kafka: fatal error: {r}"));
+        self.drop_producer(true);
+        self.outcomes
+            .push(BatchOutcome::Failed(SendError::new(format!(
+                "{reason}; a new producer sends the unconfirmed events again"
+            ))));
+    }
+
+    /// A trouble librdkafka works through itself (a broker down, credentials
+    /// refused) once deliveries stalled for TROUBLE_GRACE: reported, nothing
+    /// returned (what is out stays valid).
+    fn check_trouble(&mut self) {
+        let outstanding = self.outstanding();
+        let Some(p) = self.producer.as_ref() else {
+            return;
+        };
+        let mut error = p.context().error.lock();
+        if outstanding == 0 {
+            *error = None; // (a disconnect while idle is no trouble)
+            return;
+        }
+        if self.last_progress.elapsed() < TROUBLE_GRACE {
+            return;
+        }
+        if let Some((reason, _)) = error.take() {
+            drop(error);
+            self.outcomes
+                .push(BatchOutcome::Failed(SendError::new(reason)));
+        }
     }
 
     /// Produces one event, already counted in the ledger (its report may
@@ -246,100 +319,81 @@ fn create(
 }
 
 impl Transport for KafkaTransport {
-    fn send(&mut self, chunk: &Chunk) -> Result<Sent, SendError> {
+    fn capacity(&self, _now: Instant) -> Option<Capacity> {
+        let held = self
+            .producer
+            .as_ref()
+            .map_or(0, |p| u64::try_from(p.in_flight_count()).unwrap_or(0));
+        (held < MAX_OUTSTANDING).then_some(Capacity {
+            max_events: u32::MAX,
+            max_bytes: MAX_BATCH_BYTES,
+        })
+    }
+
+    fn submit(&mut self, batch: Batch, _now: Instant) {
         self.serve();
         if self.outstanding() == 0 {
             self.last_progress = Instant::now();
         }
-        self.producer()?;
+        if let Err(e) = self.producer() {
+            self.outcomes.push(BatchOutcome::Failed(e));
+            self.outcomes.push(BatchOutcome::unsent(batch.ticket));
+            return;
+        }
         let producer = self.producer.as_ref().expect("created above");
-        // Counted before producing: one lock per chunk, not per message.
-        let events = chunk.events().count() as u32;
+        // Counted before producing: one lock per batch, not per message.
+        let events = batch.len();
         let ticket = {
             let mut ledger = producer.context().ledger.lock();
-            let ticket = ledger.open();
+            let ticket = ledger.open(batch.ticket);
             ledger.produced(ticket, events);
             ticket
         };
         self.counters.produced.fetch_add(u64::from(events), Relaxed);
         let deadline = Instant::now() + self.timeout;
-        for event in chunk.events() {
-            if let Err(e) = self.produce(producer, ticket, event, deadline) {
-                // Messages of this chunk already produced are void with it.
-                producer.context().ledger.lock().void();
-                return Err(e);
-            }
+        let failed = batch
+            .events()
+            .find_map(|event| self.produce(producer, ticket, event, deadline).err());
+        if let Some(e) = failed {
+            // Messages already produced are void with their batches, which
+            // come back (this one and every one out: order).
+            let void = producer.context().ledger.lock().void();
+            self.outcomes.push(BatchOutcome::Failed(e));
+            self.outcomes
+                .extend(void.into_iter().map(|ticket| BatchOutcome::Returned {
+                    ticket,
+                    finished: 0,
+                    rejected: 0,
+                    written: true,
+                }));
         }
-        Ok(Sent::Written { ticket })
     }
 
-    fn confirmed_through(&mut self, _now: Instant) -> Result<u64, SendError> {
+    fn poll(&mut self, _now: Instant, out: &mut Vec<BatchOutcome>) {
         let before = self.outstanding();
         self.serve();
-        let Some(p) = &self.producer else {
-            return Ok(self.next_ticket - 1);
-        };
-        let fatal = p.context().error.lock().clone().filter(|e| e.1);
-        if let Some((reason, _)) = fatal {
-            let reason = p
-                .client()
-                .fatal_error()
-                .map_or(reason, |(_, r)| format!("kafka: fatal error: {r}"));
-            self.drop_producer();
-            return Err(SendError::new(format!(
-                "{reason}; a new producer sends the unconfirmed events again"
-            )));
-        }
+        self.check_fatal();
         let outstanding = self.outstanding();
         if outstanding < before || outstanding == 0 {
             self.last_progress = Instant::now();
         }
-        let confirmed = self.ledger().map_or(Ok(0), |mut l| l.confirm());
-        self.take_refusals();
-        confirmed.map_err(|reason| {
-            if let Some(mut l) = self.ledger() {
-                l.void();
-            }
-            SendError::new(reason)
-        })
+        self.confirm();
+        self.check_trouble();
+        out.append(&mut self.outcomes);
     }
 
-    fn ready(&self) -> bool {
-        self.producer
-            .as_ref()
-            .is_none_or(|p| u64::try_from(p.in_flight_count()).unwrap_or(0) < MAX_OUTSTANDING)
+    fn next_poll(&self, now: Instant) -> Option<Instant> {
+        (self.outstanding() > 0).then_some(now + REPORT_POLL)
     }
 
-    fn take_rejection(&mut self) -> Option<Rejection> {
-        self.rejection.take()
-    }
-
-    fn take_trouble(&mut self) -> Option<String> {
-        let outstanding = self.outstanding();
-        let p = self.producer.as_ref()?;
-        let mut error = p.context().error.lock();
-        if outstanding == 0 {
-            *error = None; // (a disconnect while idle is no trouble)
-            return None;
-        }
-        if self.last_progress.elapsed() < TROUBLE_GRACE {
-            return None;
-        }
-        error.take().map(|(reason, _)| reason)
-    }
-
-    fn close(&mut self, deadline: Instant) -> u64 {
+    fn close(&mut self, deadline: Instant, out: &mut Vec<BatchOutcome>) {
         if let Some(p) = &self.producer {
             let _ = p.flush(deadline.saturating_duration_since(Instant::now()));
         }
         self.serve();
-        let confirmed = match self.ledger() {
-            Some(mut l) => l.confirm().unwrap_or_else(|_| l.confirmed()),
-            None => self.next_ticket - 1,
-        };
-        self.take_refusals();
+        self.confirm();
         // What is left is purged (its rows stay in the buffer).
-        self.drop_producer();
-        confirmed
+        self.drop_producer(false);
+        out.append(&mut self.outcomes);
     }
 }

@@ -2,14 +2,16 @@
 //! Logstash's redis input reads with `data_type => "list"` (it pops from the
 //! head, so order is kept).
 //!
-//! A chunk is one RPUSH with one argument per event: atomic on the server, all
-//! or nothing. Commands are pipelined: written without waiting (`Sent::Written`),
-//! and each integer reply confirms one chunk, in order. A lost connection, an
-//! error reply (OOM, WRONGTYPE, NOAUTH, a read-only replica) or no reply for
-//! `socket_timeout` voids what is unconfirmed: the worker sends it again after
-//! its backoff (at least once: a reply lost with the connection means a resend
-//! of events Redis has). Events larger than the server's `proto-max-bulk-len`
-//! (asked once per connection) are refused, counted and reported.
+//! A batch is one RPUSH with one argument per event: atomic on the server, all
+//! or nothing. Commands are pipelined: written without waiting, and each
+//! integer reply completes one batch (`Outcome::Done`), in order; replies are
+//! read when the worker polls (every 20 ms while some are owed). A lost
+//! connection, an error reply (OOM, WRONGTYPE, NOAUTH, a read-only replica) or
+//! no reply for `socket_timeout` returns what is unconfirmed: the worker sends
+//! it again after its backoff (at least once: a reply lost with the connection
+//! means a resend of events Redis has). Events larger than the server's
+//! `proto-max-bulk-len` (asked once per connection) are refused, counted and
+//! reported.
 //!
 //! Why no `redis` crate: this needs three commands and four reply types (about
 //! 100 lines, resp.rs), while the connection is the project's own (stream.rs:
@@ -22,8 +24,7 @@ mod resp;
 use super::hosts::HostSet;
 use super::stream::Conn;
 use super::tls::TlsSettings;
-use super::{Interrupter, Rejection, SendError, Sent, Transport};
-use crate::buffer::Chunk;
+use super::{Batch, Capacity, InterruptSlot, Interrupter, Outcome, SendError, Transport};
 use crate::config::Config;
 use resp::Reply;
 use std::collections::VecDeque;
@@ -32,23 +33,28 @@ use std::time::{Duration, Instant};
 
 /// The longest one write may block the worker.
 const WRITE_SLICE: Duration = Duration::from_millis(20);
-/// Unwritten bytes beyond which the transport takes no new chunk.
+/// Unwritten bytes beyond which the transport takes no new batch.
 const MAX_PENDING_OUTPUT: usize = 4 << 20;
-/// Commands awaiting a reply beyond which the transport takes no new chunk.
+/// Commands awaiting a reply beyond which the transport takes no new batch.
 const MAX_PENDING_COMMANDS: usize = 1024;
+/// The largest batch: one RPUSH.
+const MAX_BATCH_BYTES: usize = 1 << 20;
+/// How often replies are looked for while some are owed.
+const REPLY_POLL: Duration = Duration::from_millis(20);
 /// Redis's default `proto-max-bulk-len`, assumed when CONFIG is not allowed.
 const DEFAULT_MAX_BULK: usize = 512 << 20;
 
 /// A command written (or queued) whose reply has not arrived.
 struct Pending {
     ticket: u64,
-    /// Events of the chunk refused before sending (reported on confirmation).
+    /// Events of the batch refused before sending (reported on confirmation).
     refused: u32,
 }
 
 /// The connection to one host with its output and the replies it owes.
 struct Link {
     conn: Conn,
+    slot: InterruptSlot,
     host: usize,
     output: Vec<u8>,
     out_pos: usize,
@@ -70,10 +76,9 @@ pub struct RedisTransport {
     username: Option<String>,
     password: Option<String>,
     link: Option<Link>,
-    tickets: u64,
-    confirmed: u64,
     connects: u64,
-    rejection: Option<Rejection>,
+    /// What happened since the worker last polled.
+    outcomes: Vec<Outcome>,
 }
 
 impl RedisTransport {
@@ -93,10 +98,8 @@ impl RedisTransport {
             username: config.http.username.clone(),
             password: config.http.password.as_ref().map(|p| p.0.clone()),
             link: None,
-            tickets: 0,
-            confirmed: 0,
             connects: 0,
-            rejection: None,
+            outcomes: Vec::new(),
         }
     }
 
@@ -125,9 +128,11 @@ impl RedisTransport {
     /// One connection: AUTH, SELECT and the bulk limit, answered in turn.
     fn open(&mut self, host: usize) -> Result<Link, String> {
         let endpoint = self.hosts.endpoint(host);
-        let conn = Conn::connect(endpoint, self.timeout, self.tls.as_ref(), &self.interrupter)?;
+        let slot = self.interrupter.slot();
+        let conn = Conn::connect(endpoint, self.timeout, self.tls.as_ref(), &slot)?;
         let mut link = Link {
             conn,
+            slot,
             host,
             output: Vec::new(),
             out_pos: 0,
@@ -138,7 +143,7 @@ impl RedisTransport {
         };
         let result = self.handshake(&mut link);
         if let Err(e) = result {
-            link.conn.close(&self.interrupter);
+            link.conn.close(&link.slot);
             return Err(e);
         }
         // Writes after the handshake block at most WRITE_SLICE (see pump).
@@ -189,20 +194,28 @@ impl RedisTransport {
         self.link.as_ref().is_some_and(|l| !l.pending.is_empty())
     }
 
-    /// Closes the link: unconfirmed commands are void.
-    fn fail(&mut self, message: String) -> SendError {
+    /// Closes the link: unconfirmed commands are void, their batches return.
+    fn fail(&mut self, message: String) {
         let mut e = SendError::new(message);
         if let Some(link) = self.link.take() {
             let now = Instant::now();
             self.hosts.failed(link.host, now);
             e.another_host_ready = self.hosts.other_healthy(link.host, now);
-            link.conn.close(&self.interrupter);
+            for p in &link.pending {
+                self.outcomes.push(Outcome::Returned {
+                    ticket: p.ticket,
+                    finished: 0,
+                    rejected: 0,
+                    written: true,
+                });
+            }
+            link.conn.close(&link.slot);
         }
-        e
+        self.outcomes.push(Outcome::Failed(e));
     }
 
-    /// Reads the replies that arrived; confirms chunks in order.
-    fn read_replies(&mut self, now: Instant) -> Result<(), SendError> {
+    /// Reads the replies that arrived; completes batches in order.
+    fn read_replies(&mut self, now: Instant) -> Result<(), ()> {
         let Some(link) = self.link.as_mut() else {
             return Ok(());
         };
@@ -220,8 +233,11 @@ impl RedisTransport {
                     };
                     match reply {
                         Reply::Integer(_) => {
-                            self.confirmed = p.ticket;
                             refused += p.refused;
+                            self.outcomes.push(Outcome::Done {
+                                ticket: p.ticket,
+                                rejected: p.refused,
+                            });
                         }
                         Reply::Error(e) => {
                             let key = String::from_utf8_lossy(&self.key);
@@ -235,10 +251,9 @@ impl RedisTransport {
             }
         }
         if refused > 0 {
-            self.rejection = Some(Rejection {
-                in_failed_prefix: refused,
-                message: format!("{refused} events larger than the server's proto-max-bulk-len"),
-            });
+            self.outcomes.push(Outcome::Rejected(format!(
+                "{refused} events larger than the server's proto-max-bulk-len"
+            )));
         }
         if result.is_ok()
             && !link.pending.is_empty()
@@ -251,6 +266,39 @@ impl RedisTransport {
             let endpoint = self.hosts.endpoint(host).to_string();
             self.fail(format!("redis {endpoint}: {e}"))
         })
+    }
+
+    /// Writes `batch` as one RPUSH on the link (connected).
+    fn push(&mut self, batch: &Batch) {
+        let link = self.link.as_mut().expect("connected");
+        let max = link.max_bulk;
+        let events: Vec<&[u8]> = batch.events().filter(|e| e.len() <= max).collect();
+        let refused = batch.len().saturating_sub(events.len() as u32);
+        if events.is_empty() {
+            self.outcomes.push(Outcome::Rejected(format!(
+                "{refused} events larger than the server's proto-max-bulk-len ({max} bytes)"
+            )));
+            self.outcomes.push(Outcome::Done {
+                ticket: batch.ticket,
+                rejected: refused,
+            });
+            return;
+        }
+        let head: [&[u8]; 2] = [b"RPUSH", &self.key];
+        let args = head.iter().copied().chain(events.iter().copied());
+        resp::command(&mut link.output, ExactChain(args, 2 + events.len()));
+        if link.pending.is_empty() {
+            link.last_progress = Instant::now();
+        }
+        link.pending.push_back(Pending {
+            ticket: batch.ticket,
+            refused,
+        });
+        if let Err(e) = link.pump(self.timeout) {
+            let endpoint = self.hosts.endpoint(link.host).to_string();
+            self.fail(format!("redis {endpoint}: {e}"));
+        }
+        // (Replies are read by poll.)
     }
 }
 
@@ -327,65 +375,46 @@ impl Link {
 }
 
 impl Transport for RedisTransport {
-    fn send(&mut self, chunk: &Chunk) -> Result<Sent, SendError> {
-        if self.link.is_none() {
-            self.connect()?;
-        }
-        let link = self.link.as_mut().expect("connected");
-        let max = link.max_bulk;
-        let events: Vec<&[u8]> = chunk.events().filter(|e| e.len() <= max).collect();
-        let refused = chunk.count.saturating_sub(events.len() as u32);
-        if events.is_empty() {
-            self.rejection = Some(Rejection {
-                in_failed_prefix: 0,
-                message: format!(
-                    "{refused} events larger than the server's proto-max-bulk-len ({max} bytes)"
-                ),
-            });
-            return Ok(Sent::Delivered { rejected: refused });
-        }
-        let head: [&[u8]; 2] = [b"RPUSH", &self.key];
-        let args = head.iter().copied().chain(events.iter().copied());
-        resp::command(&mut link.output, ExactChain(args, 2 + events.len()));
-        self.tickets += 1;
-        if link.pending.is_empty() {
-            link.last_progress = Instant::now();
-        }
-        link.pending.push_back(Pending {
-            ticket: self.tickets,
-            refused,
-        });
-        if let Err(e) = link.pump(self.timeout) {
-            let endpoint = self.hosts.endpoint(link.host).to_string();
-            return Err(self.fail(format!("redis {endpoint}: {e}")));
-        }
-        // (Replies are read by confirmed_through.)
-        Ok(Sent::Written {
-            ticket: self.tickets,
-        })
-    }
-
-    fn confirmed_through(&mut self, now: Instant) -> Result<u64, SendError> {
-        self.read_replies(now)?;
-        Ok(self.confirmed)
-    }
-
-    fn ready(&self) -> bool {
-        self.link.as_ref().is_none_or(|l| {
+    fn capacity(&self, _now: Instant) -> Option<Capacity> {
+        let ready = self.link.as_ref().is_none_or(|l| {
             l.output.len() - l.out_pos < MAX_PENDING_OUTPUT
                 && l.pending.len() < MAX_PENDING_COMMANDS
+        });
+        ready.then_some(Capacity {
+            max_events: u32::MAX,
+            max_bytes: MAX_BATCH_BYTES,
         })
     }
 
-    fn take_rejection(&mut self) -> Option<Rejection> {
-        self.rejection.take()
+    fn submit(&mut self, batch: Batch, _now: Instant) {
+        if self.link.is_none() {
+            if let Err(e) = self.connect() {
+                self.outcomes.push(Outcome::Failed(e));
+                self.outcomes.push(Outcome::unsent(batch.ticket));
+                return;
+            }
+        }
+        self.push(&batch);
+    }
+
+    fn poll(&mut self, now: Instant, out: &mut Vec<Outcome>) {
+        let _ = self.read_replies(now);
+        out.append(&mut self.outcomes);
+    }
+
+    fn next_poll(&self, now: Instant) -> Option<Instant> {
+        let owed = self
+            .link
+            .as_ref()
+            .is_some_and(|l| !l.pending.is_empty() || l.out_pos < l.output.len());
+        owed.then_some(now + REPLY_POLL)
     }
 
     fn connections_opened(&self) -> u64 {
         self.connects
     }
 
-    fn close(&mut self, deadline: Instant) -> u64 {
+    fn close(&mut self, deadline: Instant, out: &mut Vec<Outcome>) {
         while self.awaiting_replies() && Instant::now() < deadline {
             if self.read_replies(Instant::now()).is_err() {
                 break;
@@ -405,9 +434,9 @@ impl Transport for RedisTransport {
             }
         }
         if let Some(link) = self.link.take() {
-            link.conn.close(&self.interrupter);
+            link.conn.close(&link.slot);
         }
-        self.confirmed
+        out.append(&mut self.outcomes);
     }
 }
 

@@ -1,0 +1,312 @@
+//! TCP (optionally TLS): one JSON document per line on long-lived connections.
+//!
+//! Plain TCP has no acknowledgements, so "write() returned" is not delivery: a
+//! receiver killed with data in its socket buffer loses it. A write is therefore
+//! only confirmed once (a) the peer's kernel acknowledged every byte of it
+//! (SIOCOUTQ), (b) the connection is still alive, and (c) either
+//! `CONFIRM_DELAY` has passed since the write (a live reader has consumed it by
+//! then) or `CONFIRM_BYTES` more were acknowledged after it (more than any
+//! receive buffer holds). Until then its rows stay in the buffer; if the
+//! connection dies they are sent again. Duplicates after a receiver crash are
+//! thus bounded by CONFIRM_DELAY's worth of traffic; nothing is lost.
+//! On close we half-close and wait for the peer's EOF, which proves it read all.
+//!
+//! A receiver that closes the connection itself in order (a FIN), once its
+//! kernel acknowledged every byte written, read them all: Linux answers a
+//! close with unread data by a reset instead. So that EOF confirms every
+//! write of the connection (no resend, no error; the next batch reconnects),
+//! while a reset, or an EOF with bytes unacknowledged or unwritten, voids the
+//! connection's unconfirmed writes as any failure does.
+//!
+//! With TLS the same rules hold, conservatively: SIOCOUTQ counts ciphertext
+//! (larger than the plaintext we count), so "acknowledged" is never overstated.
+//! A TLS 1.3 server that refuses our certificate says so by an alert after the
+//! handshake; every liveness check (before each send, while confirming, on
+//! close) reads through the TLS layer, so the alert voids the unconfirmed
+//! writes instead of being taken for harmless bytes.
+//!
+//! Writes never block the worker for long: batches go into a per-connection
+//! output buffer written in slices of at most `WRITE_SLICE`, so with a stalled
+//! receiver the worker keeps moving events from memory into the database.
+//! Only when no byte could be written for `socket_timeout` is the connection
+//! declared dead.
+//!
+//! With several hosts each has its own connection ("link", `link.rs`) and its
+//! own unconfirmed writes: a link that fails voids only its own.
+
+use super::hosts::HostSet;
+use super::stream::{Conn, Dead};
+use super::tls::TlsSettings;
+use super::{Batch, Capacity, Interrupter, Outcome, SendError, Transport};
+use link::{close_gracefully, Ending, Link};
+use std::time::{Duration, Instant};
+
+mod link;
+
+pub use link::{CONFIRM_BYTES, CONFIRM_DELAY};
+
+/// The longest one write may block the worker.
+pub const WRITE_SLICE: Duration = Duration::from_millis(20);
+/// Unwritten bytes beyond which the transport takes no new chunk (backpressure).
+pub const MAX_PENDING_OUTPUT: usize = 4 << 20;
+/// The largest batch: one write, confirmed as a whole.
+const MAX_BATCH_BYTES: usize = 1 << 20;
+/// The largest batch with `loadbalance`: each goes to one host, so smaller
+/// batches spread the load evenly.
+const MAX_SPREAD_BATCH_BYTES: usize = 64 << 10;
+/// How often written-but-unconfirmed data is looked at again.
+const CONFIRM_POLL: Duration = Duration::from_millis(20);
+
+pub struct TcpTransport {
+    hosts: HostSet,
+    timeout: Duration,
+    tls: Option<TlsSettings>,
+    interrupter: Interrupter,
+    /// One slot per host.
+    links: Vec<Option<Link>>,
+    /// The host written to last (failover closes the others once idle).
+    active: Option<usize>,
+    /// Connections established (TLS: handshake completed).
+    connects: u64,
+    /// What happened since the worker last polled.
+    outcomes: Vec<Outcome>,
+}
+
+impl TcpTransport {
+    pub fn new(
+        hosts: HostSet,
+        timeout: Duration,
+        tls: Option<TlsSettings>,
+        interrupter: Interrupter,
+    ) -> TcpTransport {
+        let links = (0..hosts.len()).map(|_| None).collect();
+        TcpTransport {
+            hosts,
+            timeout,
+            tls,
+            interrupter,
+            links,
+            active: None,
+            connects: 0,
+            outcomes: Vec::new(),
+        }
+    }
+
+    fn connect(&mut self, i: usize) -> Result<(), String> {
+        let slot = self.interrupter.slot();
+        let conn = Conn::connect(
+            self.hosts.endpoint(i),
+            self.timeout,
+            self.tls.as_ref(),
+            &slot,
+        )?;
+        // Writes after the handshake block at most WRITE_SLICE (see pump).
+        let _ = conn.tcp().set_write_timeout(Some(WRITE_SLICE));
+        self.connects += 1;
+        self.links[i] = Some(Link::new(conn, slot));
+        Ok(())
+    }
+
+    /// Link `i` ended: with everything read by the receiver its writes are
+    /// all delivered (true), else they are void (see `fail`).
+    fn end(&mut self, i: usize, dead: Dead) -> bool {
+        let read_all = self.links[i]
+            .as_ref()
+            .is_some_and(|l| l.read_everything(&dead));
+        if !read_all {
+            self.fail(i, dead.message);
+            return false;
+        }
+        let link = self.links[i].take().expect("checked");
+        for w in &link.unconfirmed {
+            self.outcomes.push(Outcome::Done {
+                ticket: w.ticket,
+                rejected: 0,
+            });
+        }
+        link.close();
+        true
+    }
+
+    /// Link `i` died: close it and void its unconfirmed writes (they are sent
+    /// again), keeping the other connections.
+    fn fail(&mut self, i: usize, message: String) {
+        let now = Instant::now();
+        if let Some(link) = self.links[i].take() {
+            for w in &link.unconfirmed {
+                self.outcomes.push(Outcome::Returned {
+                    ticket: w.ticket,
+                    finished: 0,
+                    rejected: 0,
+                    written: link.was_written(w),
+                });
+            }
+            link.close();
+        }
+        self.hosts.failed(i, now);
+        let mut e = SendError::new(with_host(&self.hosts, i, message));
+        e.another_host_ready = self.hosts.other_healthy(i, now);
+        self.outcomes.push(Outcome::Failed(e));
+    }
+
+    /// Writes `batch` to host `i`, connecting first if needed: false when the
+    /// connection could not be made or used (the reason is reported).
+    fn write_to(&mut self, i: usize, batch: &Batch, now: Instant) -> Result<bool, String> {
+        if let Some(link) = self.links[i].as_mut() {
+            if let Err(dead) = link.conn.check_alive() {
+                if !self.end(i, dead) {
+                    // Its writes are void; the batch goes with them (below).
+                    return Ok(false);
+                }
+            }
+        }
+        if self.links[i].is_none() {
+            if let Err(e) = self.connect(i) {
+                self.hosts.failed(i, now);
+                return Err(with_host(&self.hosts, i, e));
+            }
+        }
+        let timeout = self.timeout;
+        let link = self.links[i].as_mut().expect("connected above");
+        link.queue(batch.ticket, batch.parts.iter().map(|p| p.lines()));
+        if let Err(e) = link.pump(timeout) {
+            // A TLS peer that refused us (TLS 1.3: after the handshake)
+            // sent an alert before closing; it says why, a broken pipe does not.
+            let reason = match link.conn.check_alive() {
+                Err(alert) if matches!(link.conn, Conn::Tls(_)) => alert.message,
+                _ => e,
+            };
+            self.fail(i, reason);
+            return Ok(true);
+        }
+        self.hosts.succeeded(i);
+        self.active = Some(i);
+        self.close_idle_links();
+        Ok(true)
+    }
+
+    /// Failover: links other than the active one are closed once idle.
+    fn close_idle_links(&mut self) {
+        if self.hosts.loadbalance() {
+            return;
+        }
+        for (i, slot) in self.links.iter_mut().enumerate() {
+            if Some(i) != self.active && slot.as_ref().is_some_and(|l| l.is_idle()) {
+                if let Some(link) = slot.take() {
+                    link.close();
+                }
+            }
+        }
+    }
+}
+
+fn with_host(hosts: &HostSet, i: usize, message: String) -> String {
+    if hosts.len() > 1 {
+        format!("{}: {message}", hosts.endpoint(i))
+    } else {
+        message
+    }
+}
+
+impl Transport for TcpTransport {
+    fn capacity(&self, _now: Instant) -> Option<Capacity> {
+        let ready = self
+            .links
+            .iter()
+            .flatten()
+            .all(|l| l.pending_output() < MAX_PENDING_OUTPUT);
+        let max_bytes = if self.hosts.loadbalance() {
+            MAX_SPREAD_BATCH_BYTES
+        } else {
+            MAX_BATCH_BYTES
+        };
+        ready.then_some(Capacity {
+            max_events: u32::MAX,
+            max_bytes,
+        })
+    }
+
+    fn submit(&mut self, batch: Batch, now: Instant) {
+        let mut last_error = None;
+        for i in self.hosts.order(now) {
+            match self.write_to(i, &batch, now) {
+                Ok(true) => return,
+                // A dead connection: its failure is reported; the batch is
+                // sent again with its writes.
+                Ok(false) => break,
+                Err(e) => last_error = Some(e),
+            }
+        }
+        if let Some(e) = last_error {
+            self.outcomes.push(Outcome::Failed(SendError::new(e)));
+        }
+        self.outcomes.push(Outcome::unsent(batch.ticket));
+    }
+
+    fn poll(&mut self, now: Instant, out: &mut Vec<Outcome>) {
+        for i in 0..self.links.len() {
+            let timeout = self.timeout;
+            let Some(link) = self.links[i].as_mut() else {
+                continue;
+            };
+            if link.is_idle() {
+                continue;
+            }
+            if let Err(e) = link.pump(timeout) {
+                self.fail(i, e);
+                continue;
+            }
+            if let Err(dead) = link.conn.check_alive() {
+                self.end(i, dead);
+                continue;
+            }
+            for ticket in link.confirm(now, true) {
+                self.outcomes.push(Outcome::Done {
+                    ticket,
+                    rejected: 0,
+                });
+            }
+        }
+        self.close_idle_links();
+        out.append(&mut self.outcomes);
+    }
+
+    fn next_poll(&self, now: Instant) -> Option<Instant> {
+        let busy = self.links.iter().flatten().any(|l| !l.is_idle());
+        busy.then_some(now + CONFIRM_POLL)
+    }
+
+    fn connections_opened(&self) -> u64 {
+        self.connects
+    }
+
+    fn close(&mut self, deadline: Instant, out: &mut Vec<Outcome>) {
+        for slot in self.links.iter_mut() {
+            let Some(mut link) = slot.take() else {
+                continue;
+            };
+            // Write what is still buffered, as far as the deadline allows.
+            while link.pending_output() > 0 && Instant::now() < deadline {
+                if link.pump(self.timeout).is_err() {
+                    break;
+                }
+            }
+            let confirmed = match close_gracefully(&mut link, deadline) {
+                Ending::Eof => link.unconfirmed.drain(..).map(|w| w.ticket).collect(),
+                // Reset or refused: nothing unconfirmed was delivered.
+                Ending::Failed => Vec::new(),
+                // Without the peer's EOF, confirm only what the rules allow.
+                Ending::NoAnswer => link.confirm(Instant::now(), false),
+            };
+            for ticket in confirmed {
+                self.outcomes.push(Outcome::Done {
+                    ticket,
+                    rejected: 0,
+                });
+            }
+            link.close();
+        }
+        self.active = None;
+        out.append(&mut self.outcomes);
+    }
+}
