@@ -70,6 +70,8 @@ pub struct Record {
     pub errors: Vec<String>,
     /// One received event, verbatim.
     pub sample: Option<String>,
+    /// Killed: no ACK goes out any more (see `kill`).
+    killed: bool,
 }
 
 pub struct BeatsServer {
@@ -122,8 +124,11 @@ impl BeatsServer {
         self.acked()
     }
 
-    /// Stops abruptly, like a crash: connections are reset.
+    /// Stops abruptly, like a crash: connections are reset. Exactly the
+    /// ACKs written before are recorded (an ACK is written and recorded
+    /// under the record's lock, and none after this point).
     pub fn kill(mut self) -> Vec<u64> {
+        self.record.lock().unwrap().killed = true;
         self.listener.stop();
         self.acked()
     }
@@ -174,6 +179,7 @@ impl Connection {
         stop: Stop,
         behaviour: Behaviour,
     ) -> Connection {
+        let _ = stream.set_nodelay(true);
         Connection {
             id,
             stream,
@@ -387,9 +393,18 @@ impl Connection {
         true
     }
 
-    /// Records `events` as acknowledged, then sends ACK `seq`.
+    /// Sends ACK `seq` and records `events` as acknowledged, as one step
+    /// against `kill` (the socket has no Nagle delay, so a written ACK is
+    /// on its way before a kill's reset).
     fn ack(&mut self, seq: usize, events: &[u64]) -> bool {
-        self.record.lock().unwrap().acked.extend_from_slice(events);
-        self.stream.write_all(&encode_ack(seq as u32)).is_ok()
+        let mut record = self.record.lock().unwrap();
+        if record.killed {
+            return false;
+        }
+        let sent = self.stream.write_all(&encode_ack(seq as u32)).is_ok();
+        if sent {
+            record.acked.extend_from_slice(events);
+        }
+        sent
     }
 }
