@@ -27,7 +27,7 @@ const READ_SLICE: Duration = Duration::from_millis(50);
 /// What a link thread reports.
 pub enum Report {
     /// A window is fully acknowledged.
-    Acked { host: usize, ticket: u64 },
+    Acked { link: u64, host: usize, ticket: u64 },
     /// The connection failed: `cut` are the windows it held (and how much of
     /// each was acknowledged); the thread has ended.
     Failed {
@@ -102,6 +102,9 @@ impl Link {
                 self.connects.fetch_add(1, Ordering::Relaxed);
                 let _ = conn.tcp().set_read_timeout(Some(READ_SLICE));
                 let end = self.serve(&mut conn, &mut session);
+                if matches!(end, End::Failed(_)) {
+                    self.salvage_acks(&mut conn, &mut session);
+                }
                 conn.close(&self.slot);
                 end
             }
@@ -141,6 +144,33 @@ impl Link {
         self.waker.wake();
     }
 
+    fn acked(&self, ticket: u64) {
+        self.reports.push(Report::Acked {
+            link: self.id,
+            host: self.host,
+            ticket,
+        });
+        self.waker.wake();
+    }
+
+    /// After a failure (a write refused by a reset, a timeout): ACKs that
+    /// reached us before it are still read and count, so windows the
+    /// receiver acknowledged are not sent again. Linux keeps received bytes
+    /// readable after a reset.
+    fn salvage_acks(&self, conn: &mut Conn, s: &mut Session) {
+        let _ = conn.tcp().set_read_timeout(Some(Duration::from_millis(1)));
+        // Bounded: each round reads up to 4 KiB of 6-byte ACK frames.
+        for _ in 0..64 {
+            if s.awaiting.is_empty() {
+                return;
+            }
+            match s.read_acks(conn, &mut |ticket| self.acked(ticket)) {
+                Ok(n) if n > 0 => {}
+                _ => return,
+            }
+        }
+    }
+
     fn serve(&self, conn: &mut Conn, s: &mut Session) -> End {
         loop {
             match self.mailbox.next(s.awaiting.is_empty()) {
@@ -169,14 +199,8 @@ impl Link {
                     )));
                 }
                 Woken::Timeout => {}
-                Woken::Socket => match s.read_acks(conn, &mut |ticket| {
-                    self.reports.push(Report::Acked {
-                        host: self.host,
-                        ticket,
-                    });
-                    self.waker.wake();
-                }) {
-                    Ok(()) => {}
+                Woken::Socket => match s.read_acks(conn, &mut |ticket| self.acked(ticket)) {
+                    Ok(_) => {}
                     Err(None) => {
                         if s.awaiting.is_empty() {
                             // An idle connection closed by the receiver
@@ -239,12 +263,13 @@ impl Session {
     }
 
     /// Reads what arrived and applies the ACKs, calling `acked` with each
-    /// window now complete. Err(None): the receiver closed the connection.
+    /// window now complete; the bytes read (0: none were waiting).
+    /// Err(None): the receiver closed the connection.
     fn read_acks(
         &mut self,
         conn: &mut Conn,
         acked: &mut dyn FnMut(u64),
-    ) -> Result<(), Option<String>> {
+    ) -> Result<usize, Option<String>> {
         let mut buf = [0u8; 4096];
         let n = match conn.read(&mut buf) {
             Ok(0) => return Err(None),
@@ -255,7 +280,7 @@ impl Session {
                     ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
                 ) =>
             {
-                return Ok(())
+                return Ok(0)
             }
             Err(e) if crate::transport::stream::is_unexpected_eof(&e) => return Err(None),
             Err(e) => return Err(Some(self.lost(&format!("connection lost: {e}")))),
@@ -294,7 +319,7 @@ impl Session {
             }
         }
         self.acks.drain(..whole);
-        Ok(())
+        Ok(n)
     }
 
     /// A failure message with how far the oldest window got.
