@@ -25,6 +25,7 @@ type Config struct {
 	BeatsWindowSize  int     `json:"beats_window_size,omitempty"` // beats: default 2048
 	BeatsPipelining  int     `json:"beats_pipelining,omitempty"`  // beats: windows in flight per connection, default 2
 	BeatsAckTimeout  float64 `json:"beats_ack_timeout,omitempty"` // beats: seconds, default 30
+	ConnectionTTL    float64 `json:"connection_ttl,omitempty"`    // tcp, beats: seconds a connection is kept, default: forever
 
 	Path             string            `json:"path,omitempty"`               // http: default "/"
 	Username         string            `json:"username,omitempty"`           // http: Basic auth; kafka: SASL/PLAIN; redis: AUTH (ACL user)

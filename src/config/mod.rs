@@ -81,6 +81,9 @@ pub struct Config {
     pub level: Level,
     pub event_ttl: Option<Duration>,
     pub socket_timeout: Duration,
+    /// tcp and beats: a connection older than this is replaced between
+    /// batches (`None`: kept as long as it works).
+    pub connection_ttl: Option<Duration>,
     pub queue_check_interval: Duration,
     pub queued_events_flush_interval: Duration,
     pub queued_events_flush_count: usize,
@@ -162,11 +165,12 @@ impl Config {
 type Rule = fn(&mut Config, &Map<String, Value>) -> Result<(), String>;
 
 /// The rules, in the order they are checked.
-const RULES: [Rule; 13] = [
+const RULES: [Rule; 14] = [
     beats::default_port,
     brokers::default_port,
     endpoint::resolve_hosts,
     transport::check_backoff,
+    transport::check_connection_ttl,
     tls::check_transport,
     beats::check_transport,
     http::check_transport,
@@ -284,6 +288,15 @@ mod tests {
         assert!(err(r#"{"host":"h","compression_level":10}"#).starts_with("compression_level:"));
         assert!(err(r#"{"host":"h","beats_window_size":0}"#).starts_with("beats_window_size:"));
         assert!(err(r#"{"host":"h","beats_ack_timeout":"x"}"#).starts_with("beats_ack_timeout:"));
+        for transport in ["udp", "http", "redis"] {
+            let doc = format!(r#"{{"host":"h","transport":"{transport}","connection_ttl":60}}"#);
+            assert_eq!(
+                err(&doc),
+                "connection_ttl: only used with the tcp and beats transports"
+            );
+        }
+        assert!(err(r#"{"host":"h","connection_ttl":0}"#).starts_with("connection_ttl:"));
+        assert!(err(r#"{"host":"h","connection_ttl":"60"}"#).starts_with("connection_ttl:"));
         assert!(err(r#"{"host":"h","loadbalance":1}"#).starts_with("loadbalance:"));
     }
 
@@ -296,6 +309,9 @@ mod tests {
         assert_eq!(c.http.path, "/");
         assert_eq!(c.block_timeout, Duration::from_millis(100));
         assert_eq!(c.beats_ack_timeout, Duration::from_secs(30));
+        assert_eq!(c.connection_ttl, None);
+        let c = Config::from_json(br#"{"host":"h","transport":"beats","connection_ttl":0.5}"#);
+        assert_eq!(c.unwrap().connection_ttl, Some(Duration::from_millis(500)));
         let mut names: Vec<&str> = options::all().map(|o| o.name).collect();
         names.sort();
         let count = names.len();

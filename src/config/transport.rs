@@ -1,7 +1,7 @@
 //! Which transport carries the events and its connection options: the
 //! receiver (`host`/`port`; `hosts` in `endpoint.rs`, `kafka_brokers` in
 //! `brokers.rs`), `loadbalance`, the
-//! socket timeout and the retry backoff.
+//! socket timeout, the connections' lifetime and the retry backoff.
 
 use super::options::{option, read_by_parse, ConfigOption};
 use super::read::{boolean, int_in, kind, seconds, string};
@@ -60,6 +60,13 @@ pub(super) const OPTIONS: &[ConfigOption] = &[
         c.socket_timeout = seconds(k, v, 0.001, 3600.0)?;
         Ok(())
     }),
+    option("connection_ttl", "null", |c, k, v| {
+        c.connection_ttl = match v {
+            Value::Null => None,
+            _ => Some(seconds(k, v, 0.05, 10.0 * 365.0 * 86400.0)?),
+        };
+        Ok(())
+    }),
     option("backoff_initial", "1.0", |c, k, v| {
         c.backoff_initial = seconds(k, v, 0.001, 3600.0)?;
         Ok(())
@@ -106,6 +113,17 @@ pub(super) fn host(map: &Map<String, Value>, host_required: bool) -> Result<Stri
 pub(super) fn check_backoff(c: &mut Config, _: &Map<String, Value>) -> Result<(), String> {
     if c.backoff_max < c.backoff_initial {
         return Err("backoff_max: must not be smaller than backoff_initial".into());
+    }
+    Ok(())
+}
+
+/// Rule: connections are renewed only by the stream transports that keep
+/// one open for long (tcp, TLS included, and beats).
+pub(super) fn check_connection_ttl(c: &mut Config, _: &Map<String, Value>) -> Result<(), String> {
+    if c.connection_ttl.is_some()
+        && !matches!(c.transport, TransportKind::Tcp | TransportKind::Beats)
+    {
+        return Err("connection_ttl: only used with the tcp and beats transports".into());
     }
     Ok(())
 }

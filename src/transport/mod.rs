@@ -91,6 +91,7 @@ pub fn build(
             hosts(),
             config.socket_timeout,
             tls()?,
+            config.connection_ttl,
             interrupter,
         ))),
         TransportKind::Beats => Ok(Box::new(beats::BeatsTransport::new(
@@ -101,6 +102,7 @@ pub fn build(
                 compression_level: config.compression_level,
                 max_window: config.beats_window_size,
                 pipelining: config.beats_pipelining,
+                connection_ttl: config.connection_ttl,
             },
             tls()?,
             interrupter,

@@ -20,6 +20,11 @@
 //! at 16, double after each full window ACKed up to `beats_window_size`,
 //! halve after an error. With `loadbalance`, windows go to every healthy
 //! host at once; otherwise to one host at a time (failover).
+//!
+//! `connection_ttl`: a link thread that has lived that long gets no more
+//! windows; it is told to finish (it ends once its windows are ACKed, so
+//! never mid-window) and the next window starts a new link, which connects
+//! again, resolving the host name anew.
 
 mod link;
 mod mailbox;
@@ -48,6 +53,8 @@ pub struct BeatsSettings {
     pub max_window: usize,
     /// Windows awaiting their ACK per connection (`beats_pipelining`).
     pub pipelining: usize,
+    /// A link is replaced once it has lived this long (`connection_ttl`).
+    pub connection_ttl: Option<Duration>,
 }
 
 pub struct BeatsTransport {
@@ -58,6 +65,8 @@ pub struct BeatsTransport {
     waker: Waker,
     /// The link thread of each host, if one runs.
     links: Vec<Option<LinkHandle>>,
+    /// Links past `connection_ttl`, finishing the windows they hold.
+    retiring: Vec<LinkHandle>,
     /// Each host's window size (slow start).
     windows: Vec<usize>,
     /// Windows out: ticket -> (host, its size was the host's whole window).
@@ -75,6 +84,7 @@ struct LinkHandle {
     slot: Arc<InterruptSlot>,
     /// Windows handed over and not reported yet.
     outstanding: usize,
+    started: Instant,
 }
 
 impl BeatsTransport {
@@ -88,6 +98,7 @@ impl BeatsTransport {
         BeatsTransport {
             windows: vec![INITIAL_WINDOW.min(settings.max_window); n],
             links: (0..n).map(|_| None).collect(),
+            retiring: Vec::new(),
             hosts,
             settings: Arc::new(settings),
             tls: tls.map(Arc::new),
@@ -144,7 +155,24 @@ impl BeatsTransport {
             mailbox,
             slot,
             outstanding: 0,
+            started: Instant::now(),
         })
+    }
+
+    /// Host `i`'s link, once past `connection_ttl`, is told to finish and
+    /// replaced by the next window's new link.
+    fn retire_outlived(&mut self, i: usize, now: Instant) {
+        let Some(ttl) = self.settings.connection_ttl else {
+            return;
+        };
+        if self.links[i]
+            .as_ref()
+            .is_some_and(|l| now.saturating_duration_since(l.started) >= ttl)
+        {
+            let link = self.links[i].take().expect("checked");
+            link.mailbox.finish();
+            self.retiring.push(link);
+        }
     }
 
     /// Hands `window` to host `i`'s link thread, starting one if none runs.
@@ -171,7 +199,7 @@ impl BeatsTransport {
 
     fn apply(&mut self, report: Report, now: Instant) {
         match report {
-            Report::Acked { host, ticket } => {
+            Report::Acked { link, host, ticket } => {
                 let Some((_, full)) = self.out.remove(&ticket) else {
                     return;
                 };
@@ -179,8 +207,8 @@ impl BeatsTransport {
                 if full {
                     self.windows[host] = (self.windows[host] * 2).min(self.settings.max_window);
                 }
-                if let Some(link) = self.links[host].as_mut() {
-                    link.outstanding = link.outstanding.saturating_sub(1);
+                if let Some(handle) = self.links[host].as_mut().filter(|l| l.id == link) {
+                    handle.outstanding = handle.outstanding.saturating_sub(1);
                 }
                 self.outcomes.push(Outcome::Done {
                     ticket,
@@ -229,6 +257,7 @@ impl BeatsTransport {
         if self.links[i].as_ref().is_some_and(|l| l.id == id) {
             self.links[i] = None;
         }
+        self.retiring.retain(|l| l.id != id);
     }
 
     fn take_reports(&mut self, now: Instant) {
@@ -257,6 +286,7 @@ impl Transport for BeatsTransport {
             return;
         };
         self.hosts.took(i);
+        self.retire_outlived(i, now);
         let ticket = batch.ticket;
         let full = batch.len() as usize >= self.windows[i];
         self.out.insert(ticket, (i, full));
@@ -294,12 +324,19 @@ impl Transport for BeatsTransport {
         // Windows out may still be ACKed until the deadline.
         loop {
             self.take_reports(Instant::now());
-            if self.links.iter().all(Option::is_none) || Instant::now() >= deadline {
+            let running = self.links.iter().any(Option::is_some) || !self.retiring.is_empty();
+            if !running || Instant::now() >= deadline {
                 break;
             }
             self.reports.wait(deadline);
         }
-        for link in self.links.iter_mut().filter_map(Option::take) {
+        let retiring = std::mem::take(&mut self.retiring);
+        for link in self
+            .links
+            .iter_mut()
+            .filter_map(Option::take)
+            .chain(retiring)
+        {
             // Left running: told to stop now, and its socket shut down.
             link.mailbox.abort();
             link.slot.interrupt();

@@ -38,6 +38,8 @@ pub struct Link {
     /// When a byte last went out (or the output was last empty).
     last_progress: Instant,
     pub unconfirmed: VecDeque<Unconfirmed>,
+    /// When the connection was made (`connection_ttl` counts from here).
+    opened: Instant,
 }
 
 impl Link {
@@ -51,7 +53,13 @@ impl Link {
             out_pos: 0,
             last_progress: Instant::now(),
             unconfirmed: VecDeque::new(),
+            opened: Instant::now(),
         }
+    }
+
+    /// Whether the connection has lived `ttl` or longer.
+    pub fn outlived(&self, ttl: Option<Duration>, now: Instant) -> bool {
+        ttl.is_some_and(|ttl| now.saturating_duration_since(self.opened) >= ttl)
     }
 
     pub fn pending_output(&self) -> usize {

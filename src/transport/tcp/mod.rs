@@ -33,6 +33,13 @@
 //!
 //! With several hosts each has its own connection ("link", `link.rs`) and its
 //! own unconfirmed writes: a link that fails voids only its own.
+//!
+//! `connection_ttl`: a link that has lived that long takes no more batches;
+//! the next batch opens a new connection (resolving the host name again, so
+//! a load balancer or DNS can send it elsewhere), while the old link
+//! "retires": it writes what it holds, is confirmed by the usual rules and
+//! closes once idle. So a renewal happens between batches and neither loses
+//! nor duplicates anything.
 
 use super::hosts::HostSet;
 use super::stream::{Conn, Dead};
@@ -64,6 +71,9 @@ pub struct TcpTransport {
     interrupter: Interrupter,
     /// One slot per host.
     links: Vec<Option<Link>>,
+    /// Links past `ttl` finishing their writes: (host, link).
+    retiring: Vec<(usize, Link)>,
+    ttl: Option<Duration>,
     /// The host written to last (failover closes the others once idle).
     active: Option<usize>,
     /// Connections established (TLS: handshake completed).
@@ -77,6 +87,7 @@ impl TcpTransport {
         hosts: HostSet,
         timeout: Duration,
         tls: Option<TlsSettings>,
+        ttl: Option<Duration>,
         interrupter: Interrupter,
     ) -> TcpTransport {
         let links = (0..hosts.len()).map(|_| None).collect();
@@ -86,6 +97,8 @@ impl TcpTransport {
             tls,
             interrupter,
             links,
+            retiring: Vec::new(),
+            ttl,
             active: None,
             connects: 0,
             outcomes: Vec::new(),
@@ -110,29 +123,81 @@ impl TcpTransport {
     /// Link `i` ended: with everything read by the receiver its writes are
     /// all delivered (true), else they are void (see `fail`).
     fn end(&mut self, i: usize, dead: Dead) -> bool {
-        let read_all = self.links[i]
-            .as_ref()
-            .is_some_and(|l| l.read_everything(&dead));
-        if !read_all {
-            self.fail(i, dead.message);
-            return false;
+        let link = self.links[i].take();
+        self.ended(i, link, dead)
+    }
+
+    /// `end` for a link already taken out of its slot.
+    fn ended(&mut self, i: usize, link: Option<Link>, dead: Dead) -> bool {
+        match link {
+            Some(link) if link.read_everything(&dead) => {
+                for w in &link.unconfirmed {
+                    self.outcomes.push(Outcome::Done {
+                        ticket: w.ticket,
+                        rejected: 0,
+                    });
+                }
+                link.close();
+                true
+            }
+            link => {
+                self.void(i, link, dead.message);
+                false
+            }
         }
-        let link = self.links[i].take().expect("checked");
-        for w in &link.unconfirmed {
-            self.outcomes.push(Outcome::Done {
-                ticket: w.ticket,
-                rejected: 0,
-            });
+    }
+
+    /// Link `i` has outlived `connection_ttl`: it takes no more batches and
+    /// closes once all it wrote is confirmed (see `poll_retiring`).
+    fn retire(&mut self, i: usize) {
+        let Some(link) = self.links[i].take() else {
+            return;
+        };
+        if link.is_idle() {
+            link.close();
+        } else {
+            self.retiring.push((i, link));
         }
-        link.close();
-        true
+    }
+
+    /// Retiring links: write, confirm, and close each once idle; one that
+    /// fails voids its unconfirmed writes like any link.
+    fn poll_retiring(&mut self, now: Instant) {
+        for (i, mut link) in std::mem::take(&mut self.retiring) {
+            if let Err(e) = link.pump(self.timeout) {
+                self.void(i, Some(link), e);
+                continue;
+            }
+            if let Err(dead) = link.conn.check_alive() {
+                self.ended(i, Some(link), dead);
+                continue;
+            }
+            for ticket in link.confirm(now, true) {
+                self.outcomes.push(Outcome::Done {
+                    ticket,
+                    rejected: 0,
+                });
+            }
+            if link.is_idle() {
+                link.close();
+            } else {
+                self.retiring.push((i, link));
+            }
+        }
     }
 
     /// Link `i` died: close it and void its unconfirmed writes (they are sent
     /// again), keeping the other connections.
     fn fail(&mut self, i: usize, message: String) {
+        let link = self.links[i].take();
+        self.void(i, link, message);
+    }
+
+    /// A link of host `i` died (`link`: unless already gone): its unconfirmed
+    /// writes are void and the failure is reported.
+    fn void(&mut self, i: usize, link: Option<Link>, message: String) {
         let now = Instant::now();
-        if let Some(link) = self.links[i].take() {
+        if let Some(link) = link {
             for w in &link.unconfirmed {
                 self.outcomes.push(Outcome::Returned {
                     ticket: w.ticket,
@@ -152,6 +217,12 @@ impl TcpTransport {
     /// Writes `batch` to host `i`, connecting first if needed: false when the
     /// connection could not be made or used (the reason is reported).
     fn write_to(&mut self, i: usize, batch: &Batch, now: Instant) -> Result<bool, String> {
+        if self.links[i]
+            .as_ref()
+            .is_some_and(|l| l.outlived(self.ttl, now))
+        {
+            self.retire(i);
+        }
         if let Some(link) = self.links[i].as_mut() {
             if let Err(dead) = link.conn.check_alive() {
                 if !self.end(i, dead) {
@@ -267,12 +338,13 @@ impl Transport for TcpTransport {
                 });
             }
         }
+        self.poll_retiring(now);
         self.close_idle_links();
         out.append(&mut self.outcomes);
     }
 
     fn next_poll(&self, now: Instant) -> Option<Instant> {
-        let busy = self.links.iter().flatten().any(|l| !l.is_idle());
+        let busy = !self.retiring.is_empty() || self.links.iter().flatten().any(|l| !l.is_idle());
         busy.then_some(now + CONFIRM_POLL)
     }
 
@@ -281,10 +353,16 @@ impl Transport for TcpTransport {
     }
 
     fn close(&mut self, deadline: Instant, out: &mut Vec<Outcome>) {
-        for slot in self.links.iter_mut() {
-            let Some(mut link) = slot.take() else {
-                continue;
-            };
+        let retiring = std::mem::take(&mut self.retiring)
+            .into_iter()
+            .map(|(_, l)| l);
+        let links: Vec<Link> = self
+            .links
+            .iter_mut()
+            .filter_map(Option::take)
+            .chain(retiring)
+            .collect();
+        for mut link in links {
             // Write what is still buffered, as far as the deadline allows.
             while link.pending_output() > 0 && Instant::now() < deadline {
                 if link.pump(self.timeout).is_err() {
