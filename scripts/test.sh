@@ -32,7 +32,7 @@ suite "cargo fmt" cargo fmt --all -- --check
 suite "cargo clippy" cargo clippy --all-targets --quiet -- -D warnings
 # The C consumer tests link the cdylib, which `cargo test` does not build.
 suite "cargo build" cargo build --quiet
-suite "cargo test" cargo test --quiet
+suite "cargo test" cargo test --quiet --no-fail-fast
 for script in scripts/tests.d/*.sh; do
   [ -e "$script" ] || continue
   suite "$script" bash "$script"

@@ -277,7 +277,7 @@ func (c *Client) finalize() {
 // Stats returns the library's counters.
 func (c *Client) Stats() (Stats, error) {
 	var s Stats
-	text, err := c.bufferCall("stats", func(h *C.logstash_async_handle, buf *C.char, n C.size_t, need *C.size_t) C.ResultCode {
+	text, err := c.bufferCall("stats", func(h *C.logstash_async_handle, buf *C.char, n C.size_t, need *C.size_t) C.enum_logstash_async_result {
 		return C.logstash_async_stats_json(h, buf, n, need)
 	})
 	if err != nil {

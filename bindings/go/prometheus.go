@@ -18,7 +18,7 @@ const PrometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
 // handle's number>". To serve several clients on one endpoint, use
 // WritePrometheus.
 func (c *Client) StatsPrometheus() (string, error) {
-	return c.bufferCall("stats_prometheus", func(h *C.logstash_async_handle, buf *C.char, n C.size_t, need *C.size_t) C.ResultCode {
+	return c.bufferCall("stats_prometheus", func(h *C.logstash_async_handle, buf *C.char, n C.size_t, need *C.size_t) C.enum_logstash_async_result {
 		return C.logstash_async_stats_prometheus(h, buf, n, need)
 	})
 }
@@ -80,7 +80,7 @@ func splitFamilies(text string) [][]string {
 
 // bufferCall runs one of the library's "write text into a buffer" calls
 // (stats_json, stats_prometheus), growing the buffer when it is too small.
-func (c *Client) bufferCall(op string, call func(*C.logstash_async_handle, *C.char, C.size_t, *C.size_t) C.ResultCode) (string, error) {
+func (c *Client) bufferCall(op string, call func(*C.logstash_async_handle, *C.char, C.size_t, *C.size_t) C.enum_logstash_async_result) (string, error) {
 	buf := make([]byte, 4096)
 	for attempt := 0; attempt < 4; attempt++ {
 		var need C.size_t
