@@ -1,7 +1,7 @@
 //! Options of the beats transport (Lumberjack v2): compression, window size,
 //! pipelining, acknowledgement timeout, and its default port.
 
-use super::options::{option, ConfigOption};
+use super::declare::{option, ConfigOption};
 use super::read::{int_in, seconds};
 use super::transport::only_with;
 use super::{Config, TransportKind};

@@ -7,8 +7,8 @@
 //! another are refused with a message naming them, as http-only ones are.
 //! `username`/`password` (http.rs) serve kafka (SASL/PLAIN) and redis (AUTH).
 
+use super::declare::{option, read_by_parse, ConfigOption};
 use super::endpoint::parse_hosts;
-use super::options::{option, read_by_parse, ConfigOption};
 use super::read::{boolean, int_in, kind, opt_string, string};
 use super::{Config, Endpoint, TransportKind};
 use serde_json::{Map, Value};

@@ -3,7 +3,7 @@
 //! compression and extra headers. The credentials also serve kafka
 //! (SASL/PLAIN) and redis (AUTH), whose rules are in `brokers.rs`.
 
-use super::options::{option, ConfigOption};
+use super::declare::{option, ConfigOption};
 use super::read::{both_or_neither, int_in, kind, opt_string, string};
 use super::{Config, TransportKind};
 use serde_json::{Map, Value};

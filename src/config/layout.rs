@@ -3,7 +3,7 @@
 //! extra fields and their prefix, metadata, ASCII escaping), and the text
 //! encoding (python-logstash-async's option; UTF-8 only).
 
-use super::options::{option, ConfigOption};
+use super::declare::{option, ConfigOption};
 use super::read::{boolean, kind, opt_string, string};
 use serde_json::{Map, Value};
 

@@ -2,7 +2,7 @@
 //! event, the memory queue's and the database's bounds, the overflow policy
 //! (and how long `block` waits), and how old an undelivered event may grow.
 
-use super::options::{option, ConfigOption};
+use super::declare::{option, ConfigOption};
 use super::read::{int_in, seconds, string};
 use crate::level::Level;
 use serde_json::Value;

@@ -5,14 +5,16 @@
 //! and surprising the operator later on the worker thread.
 //!
 //! This file holds the parsed `Config` and the parse entry; each concern's
-//! file declares its options (name, default, check) and the rules between
-//! them. Adding an option: a field below, an entry in its concern's
+//! file declares its options (name, default, check; the form is in
+//! `declare.rs`) and the rules between them, and `options.rs` lists the
+//! concerns' tables. Adding an option: a field below, an entry in its concern's
 //! `OPTIONS`, a row in the README's Configuration table (a test checks) and
 //! a field of the Go binding's `Config` (bindings/go/config.go; a Go test
 //! checks).
 
 mod beats;
 mod brokers;
+pub mod declare;
 mod endpoint;
 mod http;
 mod layout;

@@ -3,7 +3,7 @@
 //! event before it is stored (`crate::shaping` applies them). Paths and
 //! patterns are checked, and patterns compiled, here, once, at create.
 
-use super::options::{option, ConfigOption};
+use super::declare::{option, ConfigOption};
 use super::read::{kind, string};
 use regex::Regex;
 use serde_json::{Map, Value};

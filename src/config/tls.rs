@@ -3,8 +3,8 @@
 //! file as in python-logstash-async), the CA, the client certificate and
 //! its key's passphrase, the lowest protocol version and the server name.
 
+use super::declare::{option, ConfigOption};
 use super::http::Secret;
-use super::options::{option, ConfigOption};
 use super::read::{boolean, both_or_neither, kind, opt_string};
 use super::{Config, TransportKind};
 use serde_json::{Map, Value};

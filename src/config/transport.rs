@@ -3,7 +3,7 @@
 //! `brokers.rs`), `loadbalance`, the
 //! socket timeout, the connections' lifetime and the retry backoff.
 
-use super::options::{option, read_by_parse, ConfigOption};
+use super::declare::{option, read_by_parse, ConfigOption};
 use super::read::{boolean, int_in, kind, seconds, string};
 use super::{brokers, Config};
 use serde_json::{Map, Value};

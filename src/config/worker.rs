@@ -2,7 +2,7 @@
 //! (`database_path`), how it batches them, whether it reports errors on
 //! stderr, and the name its statistics carry (`handle_name`).
 
-use super::options::{option, ConfigOption};
+use super::declare::{option, ConfigOption};
 use super::read::{boolean, int_in, opt_string, seconds};
 use std::path::PathBuf;
 
