@@ -453,6 +453,51 @@ fn stalled_receiver_keeps_emit_fast_memory_bounded_and_delivers_on_resume() {
 }
 
 #[test]
+fn a_receiver_that_never_answers_the_handshake_does_not_stop_ingest() {
+    // A listener that never accepts: the kernel completes the TCP handshake,
+    // the TLS handshake then waits socket_timeout (3 s) for an answer. The
+    // worker must go on moving events from the small queue into the file.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("buffer.db");
+    let client = Client::from_json(
+        config(
+            port,
+            json!({"ssl_enable": true, "socket_timeout": 3.0, "max_queue_events": 2_000,
+                   "database_path": db.to_str().unwrap(), "stderr_errors": false}),
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    // 40,000 events over 2 s: 20 times the queue while the handshake waits.
+    let started = Instant::now();
+    let mut refused = 0;
+    for step in 0..40u64 {
+        for i in step * 1_000..(step + 1) * 1_000 {
+            let ev = format!(r#"{{"message":"event {i}","seq":{i}}}"#);
+            refused += u64::from(client.emit_json(ev.as_bytes()).is_err());
+        }
+        let next = started + Duration::from_millis((step + 1) * 50);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    let emitting = started.elapsed();
+    assert!(wait_until(LONG, || client.stats().buffered == 40_000));
+    let stats = client.stats();
+    assert_eq!((refused, stats.dropped_queue_full), (0, 0), "{stats:?}");
+    assert_eq!(stats.connects, 0, "no handshake completed: {stats:?}");
+    assert!(
+        emitting < Duration::from_secs(3),
+        "emitted in {emitting:?}, within the first handshake's wait"
+    );
+    assert_eq!(
+        client.shutdown(Duration::from_millis(500)),
+        Err(ResultCode::LOGSTASH_ASYNC_STORED_NOT_SENT)
+    );
+    drop(silent);
+}
+
+#[test]
 fn database_limit_drop_newest_and_drop_oldest_count_what_they_drop() {
     for policy in ["drop_newest", "drop_oldest"] {
         let port = free_port();

@@ -4,13 +4,15 @@
 //! long as it has capacity; a transport never makes the worker wait for a
 //! receiver. Beats and HTTP work on threads of their own (a connection or a
 //! request each) and wake the worker when a batch is done; TCP, UDP and the
-//! custom transport work on the worker thread and never block it for long.
+//! custom transport work on the worker thread and never block it for long
+//! (TCP connects on a short-lived thread, `connector.rs`).
 //! Outcomes come back per batch, in any order; the worker decides what is
 //! deleted, what is sent again, and the retry policy (backoff).
 
 pub mod batch;
 pub mod beats;
 pub mod callback;
+mod connector;
 pub mod hosts;
 pub mod http;
 mod interrupt;

@@ -25,6 +25,10 @@
 //! close) reads through the TLS layer, so the alert voids the unconfirmed
 //! writes instead of being taken for harmless bytes.
 //!
+//! Connecting never blocks the worker: the connect and the TLS handshake
+//! run on a short-lived thread (`connector.rs`); meanwhile the transport
+//! takes no batch for that host and the worker goes on with its other jobs.
+//!
 //! Writes never block the worker for long: batches go into a per-connection
 //! output buffer written in slices of at most `WRITE_SLICE`, so with a stalled
 //! receiver the worker keeps moving events from memory into the database.
@@ -41,11 +45,13 @@
 //! closes once idle. So a renewal happens between batches and neither loses
 //! nor duplicates anything.
 
+use super::connector::Connecting;
 use super::hosts::HostSet;
 use super::stream::{Conn, Dead};
 use super::tls::TlsSettings;
-use super::{Batch, Capacity, Interrupter, Outcome, SendError, Transport};
+use super::{Batch, Capacity, Interrupter, Outcome, SendError, Transport, Waker};
 use link::{close_gracefully, Ending, Link};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod link;
@@ -67,10 +73,13 @@ const CONFIRM_POLL: Duration = Duration::from_millis(20);
 pub struct TcpTransport {
     hosts: HostSet,
     timeout: Duration,
-    tls: Option<TlsSettings>,
+    tls: Option<Arc<TlsSettings>>,
     interrupter: Interrupter,
+    waker: Waker,
     /// One slot per host.
     links: Vec<Option<Link>>,
+    /// A connection attempt per host, while one runs.
+    connecting: Vec<Option<Connecting>>,
     /// Links past `ttl` finishing their writes: (host, link).
     retiring: Vec<(usize, Link)>,
     ttl: Option<Duration>,
@@ -92,10 +101,12 @@ impl TcpTransport {
     ) -> TcpTransport {
         let links = (0..hosts.len()).map(|_| None).collect();
         TcpTransport {
+            connecting: (0..hosts.len()).map(|_| None).collect(),
             hosts,
             timeout,
-            tls,
+            tls: tls.map(Arc::new),
             interrupter,
+            waker: Waker::none(),
             links,
             retiring: Vec::new(),
             ttl,
@@ -105,19 +116,60 @@ impl TcpTransport {
         }
     }
 
-    fn connect(&mut self, i: usize) -> Result<(), String> {
-        let slot = self.interrupter.slot();
-        let conn = Conn::connect(
-            self.hosts.endpoint(i),
-            self.timeout,
-            self.tls.as_ref(),
-            &slot,
-        )?;
-        // Writes after the handshake block at most WRITE_SLICE (see pump).
-        let _ = conn.tcp().set_write_timeout(Some(WRITE_SLICE));
-        self.connects += 1;
-        self.links[i] = Some(Link::new(conn, slot));
-        Ok(())
+    /// Starts connecting to host `i` (on a thread; `poll` takes the result).
+    fn connect(&mut self, i: usize) {
+        if self.connecting[i].is_none() {
+            self.connecting[i] = Some(Connecting::start(
+                self.hosts.endpoint(i).clone(),
+                self.timeout,
+                self.tls.clone(),
+                &self.interrupter,
+                self.waker.clone(),
+            ));
+        }
+    }
+
+    /// Connection attempts that ended: a link, or a failure reported.
+    fn take_connections(&mut self, now: Instant) {
+        for i in 0..self.connecting.len() {
+            let Some(result) = self.connecting[i].as_ref().and_then(Connecting::take) else {
+                continue;
+            };
+            self.connecting[i] = None;
+            match result {
+                Ok((conn, slot)) => {
+                    // Writes after the handshake block at most WRITE_SLICE (see pump).
+                    let _ = conn.tcp().set_write_timeout(Some(WRITE_SLICE));
+                    self.connects += 1;
+                    self.links[i] = Some(Link::new(conn, slot));
+                    // Connected for the next batch: not an idle leftover of
+                    // failover (close_idle_links).
+                    self.active = Some(i);
+                }
+                Err(e) => {
+                    self.hosts.failed(i, now);
+                    let mut e = SendError::new(with_host(&self.hosts, i, e));
+                    e.another_host_ready = self.hosts.other_healthy(i, now);
+                    self.outcomes.push(Outcome::Failed(e));
+                }
+            }
+        }
+    }
+
+    /// Whether host `i` can take a batch now, or could once connected
+    /// (false while its connection attempt runs).
+    fn can_take(&self, i: usize) -> bool {
+        self.links[i].is_some() || self.connecting[i].is_none()
+    }
+
+    /// The hosts a batch may go to now, best first: the first one in order
+    /// (failover), or any (load balancing).
+    fn candidates(&self, order: Vec<usize>) -> Vec<usize> {
+        if self.hosts.loadbalance() {
+            order
+        } else {
+            order.into_iter().take(1).collect()
+        }
     }
 
     /// Link `i` ended: with everything read by the receiver its writes are
@@ -214,9 +266,9 @@ impl TcpTransport {
         self.outcomes.push(Outcome::Failed(e));
     }
 
-    /// Writes `batch` to host `i`, connecting first if needed: false when the
-    /// connection could not be made or used (the reason is reported).
-    fn write_to(&mut self, i: usize, batch: &Batch, now: Instant) -> Result<bool, String> {
+    /// Writes `batch` to host `i`: false when its connection could not be
+    /// used (the reason is reported), or it has none (one is started).
+    fn write_to(&mut self, i: usize, batch: &Batch, now: Instant) -> Written {
         if self.links[i]
             .as_ref()
             .is_some_and(|l| l.outlived(self.ttl, now))
@@ -226,16 +278,14 @@ impl TcpTransport {
         if let Some(link) = self.links[i].as_mut() {
             if let Err(dead) = link.conn.check_alive() {
                 if !self.end(i, dead) {
-                    // Its writes are void; the batch goes with them (below).
-                    return Ok(false);
+                    // Its writes are void; the batch goes with them.
+                    return Written::Void;
                 }
             }
         }
         if self.links[i].is_none() {
-            if let Err(e) = self.connect(i) {
-                self.hosts.failed(i, now);
-                return Err(with_host(&self.hosts, i, e));
-            }
+            self.connect(i);
+            return Written::NotConnected;
         }
         let timeout = self.timeout;
         let link = self.links[i].as_mut().expect("connected above");
@@ -248,12 +298,12 @@ impl TcpTransport {
                 _ => e,
             };
             self.fail(i, reason);
-            return Ok(true);
+            return Written::Yes;
         }
         self.hosts.succeeded(i);
         self.active = Some(i);
         self.close_idle_links();
-        Ok(true)
+        Written::Yes
     }
 
     /// Failover: links other than the active one are closed once idle.
@@ -271,6 +321,16 @@ impl TcpTransport {
     }
 }
 
+/// What became of a batch offered to one host.
+enum Written {
+    /// Written, or taken with a connection that then failed (reported).
+    Yes,
+    /// The host's connection was dead: its writes and this batch go again.
+    Void,
+    /// No connection: one is being made.
+    NotConnected,
+}
+
 fn with_host(hosts: &HostSet, i: usize, message: String) -> String {
     if hosts.len() > 1 {
         format!("{}: {message}", hosts.endpoint(i))
@@ -280,12 +340,18 @@ fn with_host(hosts: &HostSet, i: usize, message: String) -> String {
 }
 
 impl Transport for TcpTransport {
-    fn capacity(&self, _now: Instant) -> Option<Capacity> {
-        let ready = self
-            .links
-            .iter()
-            .flatten()
-            .all(|l| l.pending_output() < MAX_PENDING_OUTPUT);
+    fn start(&mut self, waker: Waker) {
+        self.waker = waker;
+    }
+
+    fn capacity(&self, now: Instant) -> Option<Capacity> {
+        let candidates = self.candidates(self.hosts.peek(now));
+        let ready = candidates.iter().any(|&i| self.can_take(i))
+            && self
+                .links
+                .iter()
+                .flatten()
+                .all(|l| l.pending_output() < MAX_PENDING_OUTPUT);
         let max_bytes = if self.hosts.loadbalance() {
             MAX_SPREAD_BATCH_BYTES
         } else {
@@ -298,23 +364,25 @@ impl Transport for TcpTransport {
     }
 
     fn submit(&mut self, batch: Batch, now: Instant) {
-        let mut last_error = None;
-        for i in self.hosts.order(now) {
+        let order = self.hosts.order(now);
+        for i in self.candidates(order) {
+            if !self.can_take(i) {
+                continue;
+            }
             match self.write_to(i, &batch, now) {
-                Ok(true) => return,
+                Written::Yes => return,
                 // A dead connection: its failure is reported; the batch is
                 // sent again with its writes.
-                Ok(false) => break,
-                Err(e) => last_error = Some(e),
+                Written::Void => break,
+                // Connecting (on a thread): the next host, or later.
+                Written::NotConnected => {}
             }
-        }
-        if let Some(e) = last_error {
-            self.outcomes.push(Outcome::Failed(SendError::new(e)));
         }
         self.outcomes.push(Outcome::unsent(batch.ticket));
     }
 
     fn poll(&mut self, now: Instant, out: &mut Vec<Outcome>) {
+        self.take_connections(now);
         for i in 0..self.links.len() {
             let timeout = self.timeout;
             let Some(link) = self.links[i].as_mut() else {
