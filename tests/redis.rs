@@ -261,3 +261,42 @@ fn the_command_line_tool_sends_lines_to_a_redis_list() {
         .collect();
     assert_eq!(messages, ["one", "two", "three"]);
 }
+
+#[test]
+fn a_server_that_never_answers_the_greeting_does_not_stop_ingest() {
+    // A listener that never accepts: the TCP connect succeeds (the kernel's
+    // backlog), the greeting's first command then waits socket_timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("buffer.db");
+    let cfg = config(
+        port,
+        json!({"socket_timeout": 3.0, "max_queue_events": 2_000,
+               "database_path": db.to_str().unwrap()}),
+    );
+    let client = Client::from_json(cfg.as_bytes()).unwrap();
+    let started = Instant::now();
+    let mut refused = 0;
+    for step in 0..40u64 {
+        for i in step * 1_000..(step + 1) * 1_000 {
+            let ev = format!(r#"{{"message":"event {i}","seq":{i}}}"#);
+            refused += u64::from(client.emit_json(ev.as_bytes()).is_err());
+        }
+        let next = started + Duration::from_millis((step + 1) * 50);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    let deadline = Instant::now() + LONG;
+    while client.stats().buffered < 40_000 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let s = client.stats();
+    assert_eq!(
+        (refused, s.dropped_queue_full, s.buffered),
+        (0, 0, 40_000),
+        "{s:?}"
+    );
+    assert_eq!(s.connects, 0, "{s:?}");
+    let _ = client.shutdown(Duration::from_millis(500));
+    drop(silent);
+}

@@ -1,5 +1,6 @@
 //! Connecting off the worker: one connection attempt (TCP connect, TLS
-//! handshake) runs on a short-lived thread and hands its connection back,
+//! handshake, a protocol's greeting) runs on a short-lived thread and hands
+//! its connection back,
 //! so a receiver that does not answer (a dropped SYN, a stalled handshake)
 //! never stops the worker from ingesting, storing, expiring or flushing.
 
@@ -14,33 +15,27 @@ use std::time::Duration;
 /// A connection with the interrupt slot its socket is registered in.
 pub type Connected = (Conn, InterruptSlot);
 
-/// A connection attempt in progress.
-pub struct Connecting {
-    result: Arc<Mutex<Option<Result<Connected, String>>>>,
+/// A connection attempt in progress; `T`: what it hands back.
+pub struct Connecting<T = Connected> {
+    result: Arc<Mutex<Option<Result<T, String>>>>,
 }
 
-impl Connecting {
-    /// Starts connecting to `endpoint`; `waker` is called when the attempt
-    /// has ended. The attempt's socket is registered with `interrupter`, so
-    /// a shutdown cuts it short.
+impl<T: Send + 'static> Connecting<T> {
+    /// Runs `attempt` on a thread of its own; `waker` is called when it has
+    /// ended.
     pub fn start(
-        endpoint: Endpoint,
-        timeout: Duration,
-        tls: Option<Arc<TlsSettings>>,
-        interrupter: &Interrupter,
+        attempt: impl FnOnce() -> Result<T, String> + Send + 'static,
         waker: Waker,
-    ) -> Connecting {
+    ) -> Connecting<T> {
         let result = Arc::new(Mutex::new(None));
         let out = Arc::clone(&result);
-        let slot = interrupter.slot();
-        let attempt = move || {
-            let conn = Conn::connect(&endpoint, timeout, tls.as_deref(), &slot);
-            *out.lock() = Some(conn.map(|c| (c, slot)));
-            waker.wake();
-        };
         let spawned = std::thread::Builder::new()
             .name("logstash-connect".into())
-            .spawn(attempt);
+            .spawn(move || {
+                let outcome = attempt();
+                *out.lock() = Some(outcome);
+                waker.wake();
+            });
         if let Err(e) = spawned {
             *result.lock() = Some(Err(format!("cannot start a connection thread: {e}")));
         }
@@ -48,8 +43,24 @@ impl Connecting {
     }
 
     /// The attempt's result, once it has ended (taken once).
-    pub fn take(&self) -> Option<Result<Connected, String>> {
+    pub fn take(&self) -> Option<Result<T, String>> {
         self.result.lock().take()
+    }
+}
+
+/// The usual attempt: a TCP connection to `endpoint`, with the TLS
+/// handshake when `tls` is given. Its socket is registered with
+/// `interrupter`, so a shutdown cuts it short.
+pub fn connect(
+    endpoint: Endpoint,
+    timeout: Duration,
+    tls: Option<Arc<TlsSettings>>,
+    interrupter: &Interrupter,
+) -> impl FnOnce() -> Result<Connected, String> + Send + 'static {
+    let slot = interrupter.slot();
+    move || {
+        let conn = Conn::connect(&endpoint, timeout, tls.as_deref(), &slot)?;
+        Ok((conn, slot))
     }
 }
 
@@ -86,10 +97,11 @@ mod tests {
             port,
         };
         let timeout = Duration::from_secs(2);
-        let ok = Connecting::start(endpoint.clone(), timeout, None, &interrupter, waker.clone());
+        let attempt = connect(endpoint.clone(), timeout, None, &interrupter);
+        let ok = Connecting::start(attempt, waker.clone());
         assert!(wait(&ok).is_ok());
         drop(listener);
-        let refused = Connecting::start(endpoint, timeout, None, &interrupter, waker);
+        let refused = Connecting::start(connect(endpoint, timeout, None, &interrupter), waker);
         let e = wait(&refused).err().expect("refused");
         assert!(e.contains("refused"), "{e}");
         assert_eq!(woken.load(Ordering::SeqCst), 2);

@@ -11,7 +11,9 @@
 //! it again after its backoff (at least once: a reply lost with the connection
 //! means a resend of events Redis has). Events larger than the server's
 //! `proto-max-bulk-len` (asked once per connection) are refused, counted and
-//! reported.
+//! reported. Connecting and the greeting (AUTH, SELECT, the bulk limit) run
+//! on a short-lived thread (`open.rs`): a server that does not answer never
+//! holds up the worker.
 //!
 //! Why no `redis` crate: this needs three commands and four reply types (about
 //! 100 lines, resp.rs), while the connection is the project's own (stream.rs:
@@ -19,16 +21,20 @@
 //! failover with per-host backoff), which the crate would replace with its
 //! own, and a dozen crates more in the build.
 
+mod open;
 mod resp;
 
+use super::connector::Connecting;
 use super::hosts::HostSet;
 use super::stream::Conn;
 use super::tls::TlsSettings;
-use super::{Batch, Capacity, InterruptSlot, Interrupter, Outcome, SendError, Transport};
+use super::{Batch, Capacity, InterruptSlot, Interrupter, Outcome, SendError, Transport, Waker};
 use crate::config::Config;
+use open::Greeting;
 use resp::Reply;
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The longest one write may block the worker.
@@ -69,13 +75,14 @@ struct Link {
 pub struct RedisTransport {
     hosts: HostSet,
     timeout: Duration,
-    tls: Option<TlsSettings>,
+    tls: Option<Arc<TlsSettings>>,
     interrupter: Interrupter,
+    waker: Waker,
     key: Vec<u8>,
-    db: u32,
-    username: Option<String>,
-    password: Option<String>,
+    greeting: Arc<Greeting>,
     link: Option<Link>,
+    /// A connection attempt while one runs: (host, attempt).
+    connecting: Option<(usize, Connecting<Link>)>,
     connects: u64,
     /// What happened since the worker last polled.
     outcomes: Vec<Outcome>,
@@ -91,102 +98,59 @@ impl RedisTransport {
         RedisTransport {
             hosts,
             timeout: config.socket_timeout,
-            tls,
+            tls: tls.map(Arc::new),
             interrupter,
+            waker: Waker::none(),
             key: config.redis.key.as_bytes().to_vec(),
-            db: config.redis.db,
-            username: config.http.username.clone(),
-            password: config.http.password.as_ref().map(|p| p.0.clone()),
+            greeting: Arc::new(Greeting {
+                db: config.redis.db,
+                username: config.http.username.clone(),
+                password: config.http.password.as_ref().map(|p| p.0.clone()),
+            }),
             link: None,
+            connecting: None,
             connects: 0,
             outcomes: Vec::new(),
         }
     }
 
-    /// Connects to the first host that answers and completes the handshake.
-    fn connect(&mut self) -> Result<(), SendError> {
-        let now = Instant::now();
-        let mut last = String::new();
-        for i in self.hosts.order(now) {
-            let endpoint = self.hosts.endpoint(i).clone();
-            match self.open(i) {
-                Ok(link) => {
-                    self.hosts.succeeded(i);
-                    self.connects += 1;
-                    self.link = Some(link);
-                    return Ok(());
-                }
-                Err(e) => {
-                    self.hosts.failed(i, now);
-                    last = format!("redis {endpoint}: {e}");
-                }
-            }
+    /// Starts connecting to the best host (on a thread; `poll` takes the
+    /// result). A failed host is skipped next time while another is healthy.
+    fn connect(&mut self, now: Instant) {
+        if self.connecting.is_some() {
+            return;
         }
-        Err(SendError::new(last))
-    }
-
-    /// One connection: AUTH, SELECT and the bulk limit, answered in turn.
-    fn open(&mut self, host: usize) -> Result<Link, String> {
-        let endpoint = self.hosts.endpoint(host);
-        let slot = self.interrupter.slot();
-        let conn = Conn::connect(endpoint, self.timeout, self.tls.as_ref(), &slot)?;
-        let mut link = Link {
-            conn,
-            slot,
+        let host = self.hosts.order(now)[0];
+        let attempt = open::open(
             host,
-            output: Vec::new(),
-            out_pos: 0,
-            input: Vec::new(),
-            pending: VecDeque::new(),
-            last_progress: Instant::now(),
-            max_bulk: DEFAULT_MAX_BULK,
-        };
-        let result = self.handshake(&mut link);
-        if let Err(e) = result {
-            link.conn.close(&link.slot);
-            return Err(e);
-        }
-        // Writes after the handshake block at most WRITE_SLICE (see pump).
-        let _ = link.conn.tcp().set_write_timeout(Some(WRITE_SLICE));
-        Ok(link)
+            self.hosts.endpoint(host).clone(),
+            self.timeout,
+            self.tls.clone(),
+            &self.interrupter,
+            Arc::clone(&self.greeting),
+        );
+        self.connecting = Some((host, Connecting::start(attempt, self.waker.clone())));
     }
 
-    fn handshake(&self, link: &mut Link) -> Result<(), String> {
-        if let Some(password) = &self.password {
-            let mut args: Vec<&[u8]> = vec![b"AUTH"];
-            if let Some(user) = &self.username {
-                args.push(user.as_bytes());
+    /// A connection attempt that ended: the link, or a failure reported.
+    fn take_connection(&mut self, now: Instant) {
+        let Some(result) = self.connecting.as_ref().and_then(|(_, c)| c.take()) else {
+            return;
+        };
+        let (host, _) = self.connecting.take().expect("checked");
+        match result {
+            Ok(link) => {
+                self.hosts.succeeded(host);
+                self.connects += 1;
+                self.link = Some(link);
             }
-            args.push(password.as_bytes());
-            match link.call(&args)? {
-                Reply::Status(_) => {}
-                Reply::Error(e) => return Err(format!("authentication refused: {e}")),
-                other => return Err(format!("AUTH: unexpected reply {other:?}")),
+            Err(e) => {
+                self.hosts.failed(host, now);
+                let mut e = SendError::new(format!("redis {}: {e}", self.hosts.endpoint(host)));
+                e.another_host_ready = self.hosts.other_healthy(host, now);
+                self.outcomes.push(Outcome::Failed(e));
             }
         }
-        if self.db != 0 {
-            match link.call(&[b"SELECT", self.db.to_string().as_bytes()])? {
-                Reply::Status(_) => {}
-                Reply::Error(e) => return Err(format!("SELECT {}: {e}", self.db)),
-                other => return Err(format!("SELECT: unexpected reply {other:?}")),
-            }
-        }
-        // An ACL user may not run CONFIG (nor a managed service allow it):
-        // then the default limit is assumed.
-        match link.call(&[b"CONFIG", b"GET", b"proto-max-bulk-len"])? {
-            Reply::Array(items) => {
-                if let Some(Reply::Bulk(Some(v))) = items.get(1) {
-                    if let Some(n) = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()) {
-                        link.max_bulk = n;
-                    }
-                }
-            }
-            Reply::Error(e) if e.starts_with("NOAUTH") => {
-                return Err(format!("authentication required (set password): {e}"))
-            }
-            _ => {}
-        }
-        Ok(())
     }
 
     /// True while written commands wait for their replies.
@@ -375,7 +339,14 @@ impl Link {
 }
 
 impl Transport for RedisTransport {
+    fn start(&mut self, waker: Waker) {
+        self.waker = waker;
+    }
+
     fn capacity(&self, _now: Instant) -> Option<Capacity> {
+        if self.link.is_none() && self.connecting.is_some() {
+            return None;
+        }
         let ready = self.link.as_ref().is_none_or(|l| {
             l.output.len() - l.out_pos < MAX_PENDING_OUTPUT
                 && l.pending.len() < MAX_PENDING_COMMANDS
@@ -386,18 +357,17 @@ impl Transport for RedisTransport {
         })
     }
 
-    fn submit(&mut self, batch: Batch, _now: Instant) {
+    fn submit(&mut self, batch: Batch, now: Instant) {
         if self.link.is_none() {
-            if let Err(e) = self.connect() {
-                self.outcomes.push(Outcome::Failed(e));
-                self.outcomes.push(Outcome::unsent(batch.ticket));
-                return;
-            }
+            self.connect(now);
+            self.outcomes.push(Outcome::unsent(batch.ticket));
+            return;
         }
         self.push(&batch);
     }
 
     fn poll(&mut self, now: Instant, out: &mut Vec<Outcome>) {
+        self.take_connection(now);
         let _ = self.read_replies(now);
         out.append(&mut self.outcomes);
     }

@@ -45,7 +45,7 @@
 //! closes once idle. So a renewal happens between batches and neither loses
 //! nor duplicates anything.
 
-use super::connector::Connecting;
+use super::connector::{self, Connecting};
 use super::hosts::HostSet;
 use super::stream::{Conn, Dead};
 use super::tls::TlsSettings;
@@ -119,13 +119,13 @@ impl TcpTransport {
     /// Starts connecting to host `i` (on a thread; `poll` takes the result).
     fn connect(&mut self, i: usize) {
         if self.connecting[i].is_none() {
-            self.connecting[i] = Some(Connecting::start(
+            let attempt = connector::connect(
                 self.hosts.endpoint(i).clone(),
                 self.timeout,
                 self.tls.clone(),
                 &self.interrupter,
-                self.waker.clone(),
-            ));
+            );
+            self.connecting[i] = Some(Connecting::start(attempt, self.waker.clone()));
         }
     }
 
