@@ -6,10 +6,10 @@
 //! shards (it locks them all, in order: a slow path, taken only when the
 //! queue is full).
 
+use super::sync::Ordering;
 use super::Queue;
 use crate::config::OverflowPolicy;
 use crate::result::ResultCode;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 

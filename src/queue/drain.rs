@@ -14,12 +14,11 @@
 //! event queued after it, whichever thread queues it.
 
 use super::block::{Block, Entry};
+use super::sync::{MutexGuard, Ordering};
 use super::Queue;
 use crate::event::EventRef;
-use parking_lot::MutexGuard;
 use serde_json::value::RawValue;
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 
 /// One entry of a drain, in the order the callers made them.
 pub enum Item<'a> {

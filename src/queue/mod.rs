@@ -16,6 +16,7 @@ mod capacity;
 mod drain;
 mod pool;
 mod shard;
+mod sync;
 mod wake;
 
 pub use drain::{Drained, Item};
@@ -23,14 +24,13 @@ pub use drain::{Drained, Item};
 use crate::config::OverflowPolicy;
 use crate::result::ResultCode;
 use block::Entry;
-use parking_lot::{Condvar, Mutex};
 use pool::Pool;
 use serde_json::value::RawValue;
 use shard::{Shard, Shards};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use sync::{AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering};
 use wake::WorkerWake;
 
 /// Keeps a value on cache lines of its own (no false sharing between shards).
@@ -231,5 +231,7 @@ impl Queue {
     }
 }
 
+#[cfg(all(test, loom))]
+mod loom_models;
 #[cfg(test)]
 mod tests;

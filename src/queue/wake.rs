@@ -2,8 +2,7 @@
 //! (flush, shutdown), not once per event: a futex wake per emit would
 //! dominate its cost.
 
-use parking_lot::{Condvar, Mutex};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use super::sync::{AtomicUsize, Condvar, Mutex, Ordering};
 use std::time::Instant;
 
 pub struct WorkerWake {
