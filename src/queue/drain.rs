@@ -77,8 +77,7 @@ impl Queue {
             into.extend(shard.blocks.drain(..));
             drop(shard);
             if events > 0 {
-                self.held.0.fetch_add(events, Ordering::SeqCst);
-                self.hot.0.queued.fetch_sub(events, Ordering::SeqCst);
+                self.hot.0.occupancy.hold(events);
             }
         }
         self.pool.top_up(&self.hot.0.blocks_started);
