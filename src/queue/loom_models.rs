@@ -1,11 +1,9 @@
 //! Model checks of the queue's protocols with loom: every interleaving of the
 //! threads' atomic and lock operations (up to a preemption bound) of small
 //! scenarios, with the real Queue, shards, pool and slab (only the primitives
-//! of `sync.rs` are loom's). Run by scripts/loom.sh:
-//!
-//!     RUSTFLAGS="--cfg loom" cargo test --release --lib queue::loom_models
-//!
-//! `LOOM_MAX_PREEMPTIONS=N` overrides the bound below.
+//! of `sync.rs` are loom's; blocks hold 2 entries, see block/mod.rs). Run
+//! by `bash scripts/loom.sh`; `LOOM_MAX_PREEMPTIONS=N` overrides the bound
+//! below. Each model prints its number of executions.
 
 use super::*;
 use loom::thread;

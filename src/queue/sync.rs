@@ -2,9 +2,9 @@
 //! checker can replace them: in a normal build these are exactly
 //! `std::sync::atomic`'s atomics, `parking_lot`'s Mutex and Condvar and
 //! `std::thread_local!` (re-exports: no wrapper, no cost); in the loom test
-//! build (`RUSTFLAGS="--cfg loom" cargo test --lib queue::loom`) they are
-//! loom's, whose every operation is a point where the model checker
-//! explores another thread's turn (see loom_models.rs).
+//! build (`bash scripts/loom.sh`: the library's unit tests with `--cfg
+//! loom`) they are loom's, whose every operation is a point where the model
+//! checker explores another thread's turn (see loom_models.rs).
 
 pub use std::sync::atomic::Ordering;
 
