@@ -13,7 +13,7 @@ const HELD: u64 = 1 << 32;
 const QUEUED_MASK: u64 = HELD - 1;
 /// The largest capacity: queued may exceed it (drop_oldest, see
 /// capacity.rs) by a few, and must stay within its half.
-pub const MAX_CAPACITY: usize = (u32::MAX / 2) as usize;
+pub(super) const MAX_CAPACITY: usize = (u32::MAX / 2) as usize;
 
 #[derive(Default)]
 pub struct Occupancy(AtomicU64);
