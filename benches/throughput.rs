@@ -8,7 +8,13 @@
 //! the scenario's. Figures vary with the machine: compare the ratios to the raw
 //! ceiling, which are measured in the same run.
 //!
+//! The kafka and redis scenarios (benches/support/brokers.rs) start a real
+//! broker and redis-server of their own.
+//!
 //! Environment: BENCH_EVENTS (default 1000000) events per end-to-end scenario.
+
+#[path = "support/brokers.rs"]
+mod brokers;
 
 use logstash_async::Client;
 use std::io::{Read, Write};
@@ -452,42 +458,48 @@ fn scenario(name: &str, n: u64) -> Vec<Row> {
                 ),
             ]
         }
-        "format" => {
-            // Worker CPU per event in each layout, no I/O: the best of 5
-            // rounds (the machine is shared).
-            let thread: Arc<str> = Arc::from("main");
-            let events: Vec<logstash_async::event::AcceptedEvent> = (0..1000)
-                .map(|i| logstash_async::event::AcceptedEvent {
-                    unix_ms: 1_700_000_000_000 + i as i64,
-                    thread_name: thread.clone(),
-                    json: event(i).into(),
-                })
-                .collect();
-            let mut rows = Vec::new();
-            for (name, opts) in [("Logstash", ""), ("ECS", r#","formatter":"ecs""#)] {
-                let config = logstash_async::Config::from_json(config(1, opts).as_bytes()).unwrap();
-                let layout = logstash_async::layout::Layout::new(&config, "host", "bench");
-                let mut out = Vec::with_capacity(1 << 20);
-                let mut best = f64::MAX;
-                for _ in 0..5 {
-                    let started = Instant::now();
-                    for i in 0..n {
-                        if out.len() > 1 << 19 {
-                            out.clear();
-                        }
-                        layout
-                            .format(&events[(i % 1000) as usize], &mut out)
-                            .unwrap();
-                        out.push(b'\n');
-                    }
-                    best = best.min(started.elapsed().as_secs_f64() * 1e9 / n as f64);
-                }
-                rows.push(Row(
+        "format" => [("Logstash", ""), ("ECS", r#","formatter":"ecs""#)]
+            .into_iter()
+            .map(|(name, opts)| {
+                Row(
                     format!("format, {name} layout (worker CPU)"),
-                    best,
+                    format_cost(opts, n),
                     "ns/event",
                     String::new(),
+                )
+            })
+            .collect(),
+        "shaping" => {
+            // The same, with event shaping (issue 19): none, a typical set
+            // of fields, and the fields plus two patterns over every string.
+            let mut rows = Vec::new();
+            for (name, layout) in [("Logstash", ""), ("ECS", r#","formatter":"ecs""#)] {
+                for (what, shaping) in [
+                    ("no shaping", ""),
+                    ("rename 1, drop 1, mask 1 field", SHAPING_FIELDS),
+                    ("... and 2 mask_patterns", SHAPING_PATTERNS),
+                ] {
+                    let opts = format!("{layout}{shaping}");
+                    rows.push(Row(
+                        format!("format, {name} layout, {what}"),
+                        format_cost(&opts, n),
+                        "ns/event",
+                        String::new(),
+                    ));
+                }
+            }
+            // The caller's side is untouched: emit with and without shaping.
+            for (what, shaping) in [("no shaping", ""), ("shaping", SHAPING_PATTERNS)] {
+                let sink = Sink::start();
+                let client = Client::from_json(config(sink.port, shaping).as_bytes()).unwrap();
+                let (p50, p99, p999, _) = emit_latency(&client, 200_000);
+                rows.push(Row(
+                    format!("emit p50 / p99 / p99.9, {what}"),
+                    p50,
+                    "µs",
+                    format!("{p99:.2} / {p999:.2}"),
                 ));
+                let _ = client.shutdown(Duration::from_secs(30));
             }
             rows
         }
@@ -511,10 +523,48 @@ fn scenario(name: &str, n: u64) -> Vec<Row> {
                 String::new(),
             )]
         }
+        "kafka" => brokers::kafka(n),
+        "redis" => brokers::redis(n),
         other => panic!("unknown scenario {other}"),
     };
     let _ = std::fs::remove_dir_all(&dir);
     rows
+}
+
+/// Shaping options of the `shaping` scenario: paths of the bench event in
+/// both layouts (`extra.*`).
+const SHAPING_FIELDS: &str = r#","rename_fields":{"extra.seq":"sequence"},"drop_fields":["extra.pad"],"mask_fields":["extra.logger_name"]"#;
+const SHAPING_PATTERNS: &str = r#","rename_fields":{"extra.seq":"sequence"},"drop_fields":["extra.pad"],"mask_fields":["extra.logger_name"],"mask_patterns":["\\b\\d{4}[ -]?\\d{4}[ -]?\\d{4}[ -]?\\d{4}\\b","[\\w.+-]+@[\\w-]+\\.[\\w.]+"]"#;
+
+/// Worker CPU per event of the layout `opts` configures, no I/O: the best
+/// of 5 rounds (the machine is shared).
+fn format_cost(opts: &str, n: u64) -> f64 {
+    let thread: Arc<str> = Arc::from("main");
+    let events: Vec<logstash_async::event::AcceptedEvent> = (0..1000)
+        .map(|i| logstash_async::event::AcceptedEvent {
+            unix_ms: 1_700_000_000_000 + i as i64,
+            thread_name: thread.clone(),
+            json: event(i).into(),
+        })
+        .collect();
+    let config = logstash_async::Config::from_json(config(1, opts).as_bytes()).unwrap();
+    let layout = logstash_async::layout::Layout::new(&config, "host", "bench");
+    let mut out = Vec::with_capacity(1 << 20);
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let started = Instant::now();
+        for i in 0..n {
+            if out.len() > 1 << 19 {
+                out.clear();
+            }
+            layout
+                .format(&events[(i % 1000) as usize], &mut out)
+                .unwrap();
+            out.push(b'\n');
+        }
+        best = best.min(started.elapsed().as_secs_f64() * 1e9 / n as f64);
+    }
+    best
 }
 
 impl Sink {
@@ -554,8 +604,11 @@ fn main() {
         "producers",
         "memory",
         "file",
+        "kafka",
+        "redis",
         "outage",
         "format",
+        "shaping",
         "validate",
     ];
     let mut rows: Vec<(String, f64, String, String)> = Vec::new();

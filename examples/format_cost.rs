@@ -5,9 +5,14 @@
 //!
 //! `cargo run --release --example format_cost -- ecs 10000` (layouts: `ecs`,
 //! `logstash`, and `ecs-reference`, the tree-building definition of the ECS
-//! layout in tests/reference/ that the tests compare it with).
+//! layout in tests/reference/ that the tests compare it with). A third
+//! argument adds options, e.g. event shaping:
+//! `-- logstash 10000 '{"drop_fields":["extra.pad"]}'`; an argument
+//! `context` gives every event a thread context of two keys (what the worker
+//! merges for a thread that set them).
 
-use logstash_async::event::AcceptedEvent;
+use logstash_async::context::Contexts;
+use logstash_async::event::{AcceptedEvent, EventRef};
 use logstash_async::layout::Layout;
 use logstash_async::Config;
 use std::sync::Arc;
@@ -29,14 +34,31 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let kind = args.next().unwrap_or_else(|| "ecs".into());
     let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let rest: Vec<String> = args.collect();
+    let contexts = Contexts::default();
+    if rest.iter().any(|a| a == "context") {
+        let value = |json: &str| serde_json::value::RawValue::from_string(json.into()).unwrap();
+        contexts
+            .set("request_id", value(r#""r-0123456789""#))
+            .unwrap();
+        contexts.set("tenant", value("42")).unwrap();
+    }
+    let origin = contexts.origin();
     let formatter = match kind.as_str() {
         "ecs" | "ecs-reference" => r#","formatter":"ecs""#,
         "logstash" => "",
         other => panic!("unknown layout {other} (ecs, ecs-reference or logstash)"),
     };
-    let config =
-        Config::from_json(format!(r#"{{"host":"127.0.0.1","port":1{formatter}}}"#).as_bytes())
-            .expect("config");
+    let mut options: serde_json::Value =
+        serde_json::from_str(&format!(r#"{{"host":"127.0.0.1","port":1{formatter}}}"#))
+            .expect("options");
+    if let Some(more) = rest.iter().find(|a| *a != "context") {
+        let more: serde_json::Value = serde_json::from_str(more).expect("options: a JSON object");
+        for (k, v) in more.as_object().expect("options: a JSON object") {
+            options[k] = v.clone();
+        }
+    }
+    let config = Config::from_json(options.to_string().as_bytes()).expect("config");
     let layout = Layout::new(&config, "host", "bench");
     let reference = reference::ReferenceEcsLayout::new(&config, "host", "bench");
     let thread: Arc<str> = Arc::from("main");
@@ -53,7 +75,10 @@ fn main() {
         if out.len() > 1 << 19 {
             out.clear();
         }
-        let ev = &events[(i % 1000) as usize];
+        let ev = EventRef {
+            context: origin.context.as_ref(),
+            ..EventRef::from(&events[(i % 1000) as usize])
+        };
         if kind == "ecs-reference" {
             reference.format(ev, &mut out).expect("format");
         } else {

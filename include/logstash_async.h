@@ -10,32 +10,61 @@
  *  - No function lets a Rust panic escape, keeps a pointer argument after it
  *    returns, or uses thread-local error state.
  *  - All functions are safe to call from many threads at once on the same
- *    handle, except logstash_async_shutdown (see there).
- *  - Strings are UTF-8. Events are JSON objects passed as pointer + length.
+ *    handle, except logstash_async_shutdown (see there). After it, every call
+ *    on the handle (a second shutdown too) returns LOGSTASH_ASYNC_CLOSED.
+ *  - Strings are UTF-8. Events are JSON objects passed as pointer + length, or
+ *    built by the library from typed fields (logstash_async_log_fields).
+ *  - Every name this header declares starts with logstash_async_ or
+ *    LOGSTASH_ASYNC_ (a test checks). The inline helpers at the end need C99
+ *    or C++.
  *  - fork(): a handle belongs to the process that created it; in a child its
  *    calls return LOGSTASH_ASYNC_FORKED. Create a new handle in the child.
+ *
+ * ABI rule: liblogstash_async follows Cargo's semver rule. From 1.0 on, only a
+ * new major version may break the ABI, and the SONAME is
+ * liblogstash_async.so.<major>; before 1.0, every new minor version may break
+ * it, and the SONAME is liblogstash_async.so.0.<minor>. find_package accepts
+ * the versions of the same ABI only.
  */
 
 #ifndef LOGSTASH_ASYNC_H
 #define LOGSTASH_ASYNC_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 /* The version as a string literal, e.g. "0.1.0", built from the numeric macros
  * below (macros expand at use, so the order of definition does not matter). */
 #define LOGSTASH_ASYNC_STRINGIFY_(x) #x
 #define LOGSTASH_ASYNC_STRINGIFY(x) LOGSTASH_ASYNC_STRINGIFY_(x)
-#define LOGSTASH_ASYNC_VERSION_STRING LOGSTASH_ASYNC_STRINGIFY(LOGSTASH_ASYNC_VERSION_MAJOR) "." LOGSTASH_ASYNC_STRINGIFY(LOGSTASH_ASYNC_VERSION_MINOR) "." LOGSTASH_ASYNC_STRINGIFY(LOGSTASH_ASYNC_VERSION_PATCH)
+#define LOGSTASH_ASYNC_VERSION_STRING \
+  LOGSTASH_ASYNC_STRINGIFY(LOGSTASH_ASYNC_VERSION_MAJOR) "." \
+  LOGSTASH_ASYNC_STRINGIFY(LOGSTASH_ASYNC_VERSION_MINOR) "." \
+  LOGSTASH_ASYNC_STRINGIFY(LOGSTASH_ASYNC_VERSION_PATCH)
+
+/* A length meaning "up to the terminating NUL" (SQLite's -1). */
+#define LOGSTASH_ASYNC_NUL_TERMINATED ((size_t)-1)
+
+
 
 /**
- * Default `max_content_length`: Logstash's http input accepts 100 MiB.
+ * Most fields one call may carry; more are refused (TOO_MANY_FIELDS).
  */
-#define DEFAULT_MAX_CONTENT_LENGTH ((100 * 1024) * 1024)
+#define LOGSTASH_ASYNC_MAX_FIELDS 256
 
 /**
- * Unwritten bytes beyond which the transport takes no new chunk (backpressure).
+ * `logstash_async_record.flags`: the message was cut by a bounded
+ * formatter; the library cuts it back to a whole UTF-8 character, appends
+ * "…" (U+2026) and adds `"message_truncated": true`.
  */
-#define MAX_PENDING_OUTPUT (4 << 20)
+#define LOGSTASH_ASYNC_RECORD_TRUNCATED 1
+
+/**
+ * The version of `logstash_async_options` this header describes.
+ */
+#define LOGSTASH_ASYNC_OPTIONS_VERSION 1
 
 /**
  * Major version: incompatible ABI changes.
@@ -51,6 +80,90 @@
  * Patch version: fixes.
  */
 #define LOGSTASH_ASYNC_VERSION_PATCH 0
+
+/**
+ * The type of a field's value (`logstash_async_field.type`).
+ */
+typedef enum logstash_async_field_type {
+  /**
+   * `value.string`: UTF-8 text (escaped by the library).
+   */
+  LOGSTASH_ASYNC_FIELD_STRING = 1,
+  /**
+   * `value.integer`.
+   */
+  LOGSTASH_ASYNC_FIELD_INT = 2,
+  /**
+   * `value.unsigned_integer`.
+   */
+  LOGSTASH_ASYNC_FIELD_UINT = 3,
+  /**
+   * `value.number`; NaN and the infinities are written as null.
+   */
+  LOGSTASH_ASYNC_FIELD_DOUBLE = 4,
+  /**
+   * `value.boolean`: 0 is false, anything else true.
+   */
+  LOGSTASH_ASYNC_FIELD_BOOL = 5,
+  /**
+   * null (no value member is read).
+   */
+  LOGSTASH_ASYNC_FIELD_NULL = 6,
+  /**
+   * `value.string` holds any JSON value as text (an object or an array
+   * for nested data), checked as `logstash_async_emit_json` checks.
+   */
+  LOGSTASH_ASYNC_FIELD_JSON = 7,
+} logstash_async_field_type;
+
+/**
+ * The levels (Python's numbers), for the `level` arguments.
+ */
+typedef enum logstash_async_level {
+  LOGSTASH_ASYNC_LEVEL_DEBUG = 10,
+  LOGSTASH_ASYNC_LEVEL_INFO = 20,
+  LOGSTASH_ASYNC_LEVEL_WARNING = 30,
+  LOGSTASH_ASYNC_LEVEL_ERROR = 40,
+  LOGSTASH_ASYNC_LEVEL_CRITICAL = 50,
+} logstash_async_level;
+
+/**
+ * What a notice is about (`logstash_async_notice.kind`).
+ */
+typedef enum logstash_async_notice_kind {
+  /**
+   * No notice (`logstash_async_poll_notice` found none).
+   */
+  LOGSTASH_ASYNC_NOTICE_NONE = 0,
+  /**
+   * Delivery started failing (once per outage); the message is the error.
+   */
+  LOGSTASH_ASYNC_NOTICE_DELIVERY_FAILING = 1,
+  /**
+   * Delivery works again; `count` is the failed attempts of the outage.
+   */
+  LOGSTASH_ASYNC_NOTICE_DELIVERY_RECOVERED = 2,
+  /**
+   * The database file stopped taking writes: events are buffered in memory.
+   */
+  LOGSTASH_ASYNC_NOTICE_BUFFER_FALLBACK = 3,
+  /**
+   * The database file is usable again and holds the buffered events.
+   */
+  LOGSTASH_ASYNC_NOTICE_BUFFER_RECOVERED = 4,
+  /**
+   * `count` events were dropped by a limit (the message names the limits).
+   */
+  LOGSTASH_ASYNC_NOTICE_DROPPED = 5,
+  /**
+   * The receiver rejected events for good (`count` rejections).
+   */
+  LOGSTASH_ASYNC_NOTICE_REJECTED = 6,
+  /**
+   * Any other error (`count` occurrences; the message is the last one).
+   */
+  LOGSTASH_ASYNC_NOTICE_ERROR = 7,
+} logstash_async_notice_kind;
 
 /**
  * The outcome of a library call. `LOGSTASH_ASYNC_OK` (0) is success; every
@@ -113,6 +226,22 @@ typedef enum logstash_async_result {
    * An internal error (a bug): the call did nothing; the handle keeps working.
    */
   LOGSTASH_ASYNC_INTERNAL_ERROR = 13,
+  /**
+   * A level that is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL (or WARN, FATAL; any case), or a level number other than 10, 20, 30, 40, 50.
+   */
+  LOGSTASH_ASYNC_UNKNOWN_LEVEL = 14,
+  /**
+   * More fields than `LOGSTASH_ASYNC_MAX_FIELDS` in one call.
+   */
+  LOGSTASH_ASYNC_TOO_MANY_FIELDS = 15,
+  /**
+   * A field's type is not one of the `LOGSTASH_ASYNC_FIELD_*` values.
+   */
+  LOGSTASH_ASYNC_UNKNOWN_FIELD_TYPE = 16,
+  /**
+   * The handle was shut down: nothing was done (a second shutdown included).
+   */
+  LOGSTASH_ASYNC_CLOSED = 17,
 } logstash_async_result;
 
 /**
@@ -123,9 +252,36 @@ typedef enum logstash_async_result {
 typedef struct logstash_async_handle logstash_async_handle;
 
 /**
- * The Rust name of the result enum.
+ * Text given as pointer and length (`LOGSTASH_ASYNC_NUL_TERMINATED`:
+ * NUL-terminated). A NULL pointer with length 0 is the empty string.
  */
-typedef enum logstash_async_result ResultCode;
+typedef struct logstash_async_string {
+  const char *ptr;
+  size_t len;
+} logstash_async_string;
+
+/**
+ * A field's value; which member is read depends on the field's type.
+ */
+typedef union logstash_async_value {
+  struct logstash_async_string string;
+  int64_t integer;
+  uint64_t unsigned_integer;
+  double number;
+  int boolean;
+} logstash_async_value;
+
+/**
+ * One field of an event: a key (UTF-8, not empty; `key_len` may be
+ * `LOGSTASH_ASYNC_NUL_TERMINATED`), its type (`logstash_async_field_type`)
+ * and its value. The header's `logstash_async_field_*` functions make them.
+ */
+typedef struct logstash_async_field {
+  const char *key;
+  size_t key_len;
+  uint32_t type;
+  union logstash_async_value value;
+} logstash_async_field;
 
 /**
  * Delivers a batch of events (see `logstash_async_create_with_transport`):
@@ -142,6 +298,90 @@ typedef int (*logstash_async_send_fn)(void *user_data,
  * Releases `user_data` at shutdown (see `logstash_async_create_with_transport`).
  */
 typedef void (*logstash_async_close_fn)(void *user_data);
+
+/**
+ * Everything an event built by the library may hold. Strings are pointer
+ * + length (`LOGSTASH_ASYNC_NUL_TERMINATED` allowed); `file` and `func`
+ *   are NUL-terminated (`__FILE__`, `__func__`). Zero-initialise it and set
+ *   what you need.
+ */
+typedef struct logstash_async_record {
+  /**
+   * A `logstash_async_level`.
+   */
+  int level;
+  /**
+   * The `logger_name` field (NULL: none).
+   */
+  const char *logger_name;
+  size_t logger_name_len;
+  /**
+   * The `message` field.
+   */
+  const char *message;
+  size_t message_len;
+  /**
+   * `field_count` fields (NULL when 0).
+   */
+  const struct logstash_async_field *fields;
+  size_t field_count;
+  /**
+   * The caller's location: `path`, `line` (0: none), `func_name`.
+   */
+  const char *file;
+  const char *func;
+  uint32_t line;
+  /**
+   * `LOGSTASH_ASYNC_RECORD_TRUNCATED` or 0.
+   */
+  uint32_t flags;
+  /**
+   * When it happened, in milliseconds since the Unix epoch (0: now).
+   */
+  int64_t unix_ms;
+} logstash_async_record;
+
+/**
+ * One notice: its kind (a `logstash_async_notice_kind`), a count (see the
+ * kinds) and a message, `message_len` bytes of UTF-8, NUL-terminated.
+ */
+typedef struct logstash_async_notice {
+  uint32_t kind;
+  uint64_t count;
+  const char *message;
+  size_t message_len;
+} logstash_async_notice;
+
+/**
+ * Receives a notice (see `logstash_async_create_with_options`). `notice`
+ * and its message are valid during the call only.
+ */
+typedef void (*logstash_async_notice_fn)(void *user_data, const struct logstash_async_notice *notice);
+
+/**
+ * What `logstash_async_create_with_options` takes besides the
+ * configuration. Initialise it with `LOGSTASH_ASYNC_OPTIONS_INIT` (every
+ * callback NULL, `version` set), then set what you need.
+ */
+typedef struct logstash_async_options {
+  /**
+   * `LOGSTASH_ASYNC_OPTIONS_VERSION` (fields may be added in later versions).
+   */
+  uint32_t version;
+  /**
+   * Called on the worker thread with each notice (NULL: notices wait
+   * for `logstash_async_poll_notice`).
+   */
+  logstash_async_notice_fn notice_fn;
+  void *notice_user_data;
+  /**
+   * A custom transport, as for `logstash_async_create_with_transport`
+   * (NULL `send_fn`: the configured network transport).
+   */
+  logstash_async_send_fn send_fn;
+  logstash_async_close_fn close_fn;
+  void *transport_user_data;
+} logstash_async_options;
 
 #ifdef __cplusplus
 extern "C" {
@@ -195,32 +435,40 @@ struct logstash_async_handle *logstash_async_create(const char *config_json,
  * LOGSTASH_ASYNC_INVALID_JSON, LOGSTASH_ASYNC_NOT_AN_OBJECT,
  * LOGSTASH_ASYNC_EVENT_TOO_LARGE (over `max_event_bytes`),
  * LOGSTASH_ASYNC_QUEUE_FULL (over `max_queue_events`; counted as dropped),
- * LOGSTASH_ASYNC_SHUTTING_DOWN, LOGSTASH_ASYNC_FORKED.
+ * LOGSTASH_ASYNC_SHUTTING_DOWN, LOGSTASH_ASYNC_CLOSED, LOGSTASH_ASYNC_FORKED.
+ * With a `level` option above DEBUG, an event whose own `level` names a
+ * lower level (INFO when it has none) is discarded after the checks and
+ * before the copy (OK; counted in `below_level`).
  *
  * Thread-safety: safe to call from any number of threads at once.
  *
  * # Safety
  * `h` is NULL or a live handle; `event_json` is NULL or readable for `len` bytes.
  */
-ResultCode logstash_async_emit_json(struct logstash_async_handle *h,
-                                    const char *event_json,
-                                    size_t len);
+enum logstash_async_result logstash_async_emit_json(struct logstash_async_handle *h,
+                                                    const char *event_json,
+                                                    size_t len);
 
 /**
- * Logs a plain message. `level` is a level name (Python's: "DEBUG", "INFO",
- * "WARNING", "ERROR", "CRITICAL"; NULL means "INFO"), `logger_name` goes to
- * the `logger_name` extra field (NULL: omitted), `message` (required) to
+ * Logs a plain message. `level` is a level name: "DEBUG", "INFO",
+ * "WARNING", "ERROR", "CRITICAL" (Python's), or "WARN" and "FATAL" (sent as
+ * WARNING and CRITICAL), in any case; NULL means "INFO"; another name is
+ * refused with LOGSTASH_ASYNC_UNKNOWN_LEVEL. `logger_name` goes to the
+ * `logger_name` extra field (NULL: omitted), `message` (required) to
  * `message`. All are NUL-terminated UTF-8, only read during the call.
+ * `logstash_async_log_fields` adds typed fields; the LOGSTASH_ASYNC_INFO...
+ * macros the caller's location.
  *
- * Same cost, errors and thread-safety as `logstash_async_emit_json`.
+ * Same cost, errors and thread-safety as `logstash_async_emit_json`; below
+ * the `level` option the message is discarded (OK, counted).
  *
  * # Safety
  * `h` is NULL or a live handle; each string is NULL or NUL-terminated.
  */
-ResultCode logstash_async_log(struct logstash_async_handle *h,
-                              const char *level,
-                              const char *logger_name,
-                              const char *message);
+enum logstash_async_result logstash_async_log(struct logstash_async_handle *h,
+                                              const char *level,
+                                              const char *logger_name,
+                                              const char *message);
 
 /**
  * Sets an extra field added to every event emitted after this call (until
@@ -238,9 +486,9 @@ ResultCode logstash_async_log(struct logstash_async_handle *h,
  * # Safety
  * `h` is NULL or a live handle; `key` and `value_json` are NULL or NUL-terminated.
  */
-ResultCode logstash_async_set_extra(struct logstash_async_handle *h,
-                                    const char *key,
-                                    const char *value_json);
+enum logstash_async_result logstash_async_set_extra(struct logstash_async_handle *h,
+                                                    const char *key,
+                                                    const char *value_json);
 
 /**
  * Waits until every event accepted before this call has been delivered, or
@@ -259,7 +507,8 @@ ResultCode logstash_async_set_extra(struct logstash_async_handle *h,
  * # Safety
  * `h` is NULL or a live handle.
  */
-ResultCode logstash_async_flush(struct logstash_async_handle *h, uint32_t timeout_ms);
+enum logstash_async_result logstash_async_flush(struct logstash_async_handle *h,
+                                                uint32_t timeout_ms);
 
 /**
  * Writes to `*mark` a mark of everything accepted so far (events and
@@ -273,7 +522,8 @@ ResultCode logstash_async_flush(struct logstash_async_handle *h, uint32_t timeou
  * # Safety
  * `h` is NULL or a live handle; `mark` is NULL or writable.
  */
-ResultCode logstash_async_flush_mark(struct logstash_async_handle *h, uint64_t *mark);
+enum logstash_async_result logstash_async_flush_mark(struct logstash_async_handle *h,
+                                                     uint64_t *mark);
 
 /**
  * `logstash_async_flush` for what was accepted up to `mark` (from
@@ -284,37 +534,50 @@ ResultCode logstash_async_flush_mark(struct logstash_async_handle *h, uint64_t *
  * # Safety
  * `h` is NULL or a live handle.
  */
-ResultCode logstash_async_flush_to(struct logstash_async_handle *h,
-                                   uint64_t mark,
-                                   uint32_t timeout_ms);
+enum logstash_async_result logstash_async_flush_to(struct logstash_async_handle *h,
+                                                   uint64_t mark,
+                                                   uint32_t timeout_ms);
 
 /**
  * Delivers what it can within `timeout_ms`, closes the connection cleanly,
- * stops and joins the worker thread, and frees the handle. Events not
- * delivered by then stay in the database file (when `database_path` is a
- * file) and are sent by the next handle that opens it; with ":memory:" they
- * are lost and counted.
+ * stops and joins the worker thread, and frees the handle's resources.
+ * Events not delivered by then stay in the database file (when
+ * `database_path` is a file) and are sent by the next handle that opens it;
+ * with ":memory:" they are lost and counted.
  *
  * Returns LOGSTASH_ASYNC_OK (everything delivered, or dropped by a documented
  * limit and counted), LOGSTASH_ASYNC_STORED_NOT_SENT
  * (some remain in the file), or LOGSTASH_ASYNC_TIMEOUT (some were lost).
- * In all cases `h` is freed and must not be used again. NULL is accepted (OK).
+ * NULL is accepted (OK).
+ *
+ * After it returns, `h` is a closed handle: a second shutdown and every
+ * other call on it return LOGSTASH_ASYNC_CLOSED and do nothing (the few
+ * bytes of the handle itself are never freed, so such a call is harmless).
+ * No callback of the handle (custom transport, notice callback) runs after
+ * it returned, except a custom transport's `close_fn` (see
+ * `logstash_async_create_with_transport`).
  *
  * Blocking: at most about `timeout_ms` + 250 ms, whatever the network does (a
  * worker stuck in the kernel is interrupted, and left to exit on its own if
- * need be). Thread-safety: must not race any other call on the same handle;
- * call it once, after the threads using the handle are done. In a forked
- * child it frees nothing of the parent's and returns LOGSTASH_ASYNC_FORKED.
+ * need be); with a custom transport without `close_fn`, also until a
+ * `send_fn` call in progress has returned, and until a notice callback in
+ * progress has returned. Thread-safety: must not race any other call on the
+ * same handle; call it after the threads using the handle are done. In a
+ * forked child it frees nothing of the parent's and returns
+ * LOGSTASH_ASYNC_FORKED.
  *
  * # Safety
- * `h` is NULL or a live handle, not used by any other thread during or after the call.
+ * `h` is NULL or a handle from a create function, not used by any other
+ * thread during the call.
  */
-ResultCode logstash_async_shutdown(struct logstash_async_handle *h, uint32_t timeout_ms);
+enum logstash_async_result logstash_async_shutdown(struct logstash_async_handle *h,
+                                                   uint32_t timeout_ms);
 
 /**
  * Writes the handle's counters as a JSON object to `buf` (NUL-terminated):
- * emitted, rejected, queued, buffered, sent, resent, the dropped_* counters by
- * reason, expired, send_errors, connects, database_errors and last_error.
+ * emitted, rejected, below_level, queued, buffered, sent, resent, the
+ * dropped_* counters by reason, expired, send_errors, connects,
+ * database_errors and last_error.
  * `*out_len` (if not NULL) receives the length the JSON needs, without the NUL.
  *
  * Returns LOGSTASH_ASYNC_OK, LOGSTASH_ASYNC_BUFFER_TOO_SMALL (nothing useful
@@ -326,10 +589,10 @@ ResultCode logstash_async_shutdown(struct logstash_async_handle *h, uint32_t tim
  * `h` is NULL or a live handle; `buf` is NULL or writable for `buf_len`
  * bytes; `out_len` is NULL or writable.
  */
-ResultCode logstash_async_stats_json(struct logstash_async_handle *h,
-                                     char *buf,
-                                     size_t buf_len,
-                                     size_t *out_len);
+enum logstash_async_result logstash_async_stats_json(struct logstash_async_handle *h,
+                                                     char *buf,
+                                                     size_t buf_len,
+                                                     size_t *out_len);
 
 /**
  * A static, NUL-terminated English description of a result code (an unknown
@@ -344,6 +607,66 @@ const char *logstash_async_result_str(int r);
  * mismatch). Never NULL; never free it. Thread-safety: safe from any thread.
  */
 const char *logstash_async_version(void);
+
+/**
+ * Sets `key` in the calling thread's context on `h`: every event this
+ * thread emits on `h` from now on carries it (other threads never see it),
+ * until it is removed or changed. `value_json` is any JSON value as
+ * NUL-terminated text (`"\"r-7\""`, `"42"`); NULL removes the key.
+ * `logstash_async_context_set_field` takes a typed value instead.
+ *
+ * Precedence, highest first: the event's own fields, the thread's context,
+ * `logstash_async_set_extra`, the configuration's `extra`. The context
+ * acts as fields of the event (a key named like a top-level field, e.g.
+ * `tags`, sets it unless the event has its own). A thread holds at most
+ * `LOGSTASH_ASYNC_MAX_FIELDS` keys per handle. Costs the emitting thread
+ * nothing per event beyond emit's own (the context is merged on the
+ * worker); setting a key copies the thread's context once.
+ *
+ * Errors: LOGSTASH_ASYNC_NULL_ARGUMENT (h, key), LOGSTASH_ASYNC_INVALID_ARGUMENT
+ * (empty key), LOGSTASH_ASYNC_INVALID_UTF8, LOGSTASH_ASYNC_INVALID_JSON,
+ * LOGSTASH_ASYNC_TOO_MANY_FIELDS, LOGSTASH_ASYNC_CLOSED, LOGSTASH_ASYNC_FORKED.
+ * Thread-safety: changes the calling thread's context only. Never blocks.
+ *
+ * # Safety
+ * `h` is NULL or a handle; `key` and `value_json` are NULL or NUL-terminated.
+ */
+enum logstash_async_result logstash_async_context_set(struct logstash_async_handle *h,
+                                                      const char *key,
+                                                      const char *value_json);
+
+/**
+ * `logstash_async_context_set` with a typed value: `field` holds the key
+ * and the value as for `logstash_async_log_fields` (e.g.
+ * `logstash_async_field_str("request_id", id)`: no JSON to write).
+ * Same errors, plus LOGSTASH_ASYNC_UNKNOWN_FIELD_TYPE.
+ *
+ * # Safety
+ * `h` is NULL or a handle; `field` is NULL or a field with valid pointers.
+ */
+enum logstash_async_result logstash_async_context_set_field(struct logstash_async_handle *h,
+                                                            const struct logstash_async_field *field);
+
+/**
+ * Removes `key` from the calling thread's context on `h` (nothing happens
+ * when it is not set). Errors: LOGSTASH_ASYNC_NULL_ARGUMENT,
+ * LOGSTASH_ASYNC_INVALID_UTF8, LOGSTASH_ASYNC_CLOSED, LOGSTASH_ASYNC_FORKED.
+ *
+ * # Safety
+ * `h` is NULL or a handle; `key` is NULL or NUL-terminated.
+ */
+enum logstash_async_result logstash_async_context_remove(struct logstash_async_handle *h,
+                                                         const char *key);
+
+/**
+ * Empties the calling thread's context on `h` (e.g. when a pooled thread
+ * is done with a request). Errors: LOGSTASH_ASYNC_NULL_ARGUMENT,
+ * LOGSTASH_ASYNC_CLOSED, LOGSTASH_ASYNC_FORKED.
+ *
+ * # Safety
+ * `h` is NULL or a handle.
+ */
+enum logstash_async_result logstash_async_context_clear(struct logstash_async_handle *h);
 
 /**
  * Creates a handle that delivers events through the host's own function
@@ -364,29 +687,35 @@ const char *logstash_async_version(void);
  * each event once. Batches hold up to `queued_events_batch_size` events.
  *
  * `close_fn` (may be NULL) is called exactly once, after the last `send_fn`
- * call, while the handle shuts down; release `user_data` there. Neither
- * function is called when create fails, nor with `"enable": false`.
+ * call, when the worker ends; release `user_data` there. Neither function is
+ * called when create fails, nor with `"enable": false`.
  *
  * Threads: both functions are called on the handle's worker thread only,
  * one call at a time, never on the thread that emits. They may block (that
- * delays delivery, never the emitting threads), but a slow `send_fn` also
- * delays `logstash_async_flush` and `logstash_async_shutdown`, whose timeouts
- * still hold (the worker is then left to finish on its own, and `close_fn`
- * runs when it does). A Ruby, Go, Python or other managed host must not
- * re-enter its runtime from them (no Ruby method calls, no Go callbacks into
- * goroutine-scheduled code, no GIL-taking Python calls): the worker thread is
- * not one of the runtime's threads. Copy the bytes into a native queue, or
- * deliver with plain C calls. The functions must not call back into this
- * library on the same handle (no emit, flush or shutdown from inside them).
+ * delays delivery, never the emitting threads). A Ruby, Go, Python or other
+ * managed host must not re-enter its runtime from them (no Ruby method
+ * calls, no Go callbacks into goroutine-scheduled code, no GIL-taking Python
+ * calls): the worker thread is not one of the runtime's threads. Copy the
+ * bytes into a native queue, or deliver with plain C calls. The functions
+ * must not call back into this library on the same handle (no emit, flush or
+ * shutdown from inside them).
  *
- * `user_data` is passed unchanged to both functions and never dereferenced by
- * the library. The caller guarantees that it may be used from the worker
- * thread and stays valid until `close_fn` was called (or, without
- * `close_fn`, until `logstash_async_shutdown` returned).
+ * Lifetime of `user_data` (never dereferenced by the library; it must be
+ * usable from the worker thread): after `logstash_async_shutdown` returned,
+ * `send_fn` is never called again, whatever the timeout. With `close_fn`,
+ * `user_data` must stay valid until `close_fn` was called: normally before
+ * shutdown returns, but when the timeout passed while `send_fn` was running,
+ * the worker calls `close_fn` once that call has returned, after shutdown
+ * returned (shutdown stays bounded by its timeout). Without `close_fn`,
+ * `user_data` need only stay valid until shutdown returned: shutdown then
+ * also waits for a `send_fn` call in progress to return, beyond its
+ * timeout if need be. A slow `send_fn` delays `logstash_async_flush` too
+ * (its timeout holds).
  *
  * Returns the handle, or NULL with a message in `error_buf` (as
  * `logstash_async_create`; a NULL `send_fn` is refused). Release the handle
- * with `logstash_async_shutdown`.
+ * with `logstash_async_shutdown`. `logstash_async_create_with_options` also
+ * takes a notice callback.
  *
  * # Safety
  * `config_json` is NULL or a NUL-terminated string; `error_buf` is NULL or
@@ -400,8 +729,340 @@ struct logstash_async_handle *logstash_async_create_with_transport(const char *c
                                                                    char *error_buf,
                                                                    size_t error_buf_len);
 
+/**
+ * Logs a message with typed fields, without JSON written by the caller:
+ * `level` is a `logstash_async_level`, `logger_name` the `logger_name` field
+ * (NULL: none), `message` the message, `fields` an array of `field_count`
+ * fields (NULL when 0). Strings are NUL-terminated UTF-8, only read during
+ * the call. Keys and strings are escaped by the library; a field named
+ * `level`, `logger_name` or `message` is overridden by the argument.
+ *
+ * An event below the `level` option is discarded before anything is read
+ * (OK; counted in `below_level`). Otherwise the event is built, checked and
+ * copied, like `logstash_async_emit_json`, and it returns as quickly.
+ *
+ * Errors (nothing is queued, the handle keeps working):
+ * LOGSTASH_ASYNC_NULL_ARGUMENT (h, message, a field's key or string, or
+ * `fields` with a count), LOGSTASH_ASYNC_UNKNOWN_LEVEL,
+ * LOGSTASH_ASYNC_TOO_MANY_FIELDS (over `LOGSTASH_ASYNC_MAX_FIELDS`),
+ * LOGSTASH_ASYNC_UNKNOWN_FIELD_TYPE, LOGSTASH_ASYNC_INVALID_UTF8,
+ * LOGSTASH_ASYNC_INVALID_JSON (a JSON field), LOGSTASH_ASYNC_INVALID_ARGUMENT
+ * (an empty key), LOGSTASH_ASYNC_EVENT_TOO_LARGE, LOGSTASH_ASYNC_QUEUE_FULL,
+ * LOGSTASH_ASYNC_SHUTTING_DOWN, LOGSTASH_ASYNC_CLOSED, LOGSTASH_ASYNC_FORKED.
+ *
+ * Thread-safety: safe to call from any number of threads at once.
+ *
+ * # Safety
+ * `h` is NULL or a handle; each string is NULL or NUL-terminated; `fields`
+ * is NULL or points to `field_count` fields whose pointers are valid.
+ */
+enum logstash_async_result logstash_async_log_fields(struct logstash_async_handle *h,
+                                                     int level,
+                                                     const char *logger_name,
+                                                     const char *message,
+                                                     const struct logstash_async_field *fields,
+                                                     size_t field_count);
+
+/**
+ * Logs a record (see `logstash_async_record`): what
+ * `logstash_async_log_fields` does, with the caller's location (the
+ * `path`, `line` and `func_name` fields, the ECS layout's `log.origin.*`),
+ * strings given by pointer and length, a truncation mark and a time of its
+ * own. The header's LOGSTASH_ASYNC_INFO(h, logger, message) macros (one per
+ * level, `...F` for printf-style formatting) fill it in.
+ *
+ * Same cost, errors and thread-safety as `logstash_async_log_fields`
+ * (a NULL `message` with length 0 is the empty message).
+ *
+ * # Safety
+ * `h` is NULL or a handle; `record` is NULL or a record whose pointers
+ * are valid for their lengths.
+ */
+enum logstash_async_result logstash_async_log_record(struct logstash_async_handle *h,
+                                                     const struct logstash_async_record *record);
+
+/**
+ * Whether an event of `level` (a `logstash_async_level`) would be kept by
+ * the handle's `level` option: 1, or 0 (also for an unknown level or a
+ * closed or NULL handle). Lets a caller skip formatting a message that
+ * would be discarded. Never blocks; safe from any thread.
+ *
+ * # Safety
+ * `h` is NULL or a handle.
+ */
+int logstash_async_level_enabled(struct logstash_async_handle *h, int level);
+
+/**
+ * Creates a handle like `logstash_async_create` (or, with a `send_fn`,
+ * like `logstash_async_create_with_transport`) with the callbacks of
+ * `options` (NULL: none).
+ *
+ * Notices tell the application what the library otherwise only prints on
+ * stderr (which `"stderr_errors": false` turns off): delivery failing and
+ * recovered, the buffer falling back to memory and recovering, events
+ * dropped by a limit, events rejected by the receiver, other errors.
+ * Transitions come once each; the other kinds at most once a second each,
+ * with a count. With `notice_fn`, each notice is passed to it on the
+ * handle's worker thread, never on a thread that emits and never while
+ * the worker holds a lock that emit needs: the function may log through
+ * this handle (emit, log...), but must not flush or shut it down, and
+ * should return promptly (it delays delivery). A managed runtime that
+ * cannot take calls on foreign threads leaves it NULL and polls with
+ * `logstash_async_poll_notice`. After `logstash_async_shutdown` returned,
+ * `notice_fn` is never called again (shutdown waits for a call in
+ * progress), so `notice_user_data` need only live until then.
+ *
+ * Returns the handle, or NULL with a message in `error_buf` (an
+ * unknown `version` included).
+ *
+ * # Safety
+ * As for `logstash_async_create_with_transport`; `options` is NULL or
+ * points to a `logstash_async_options` of its `version`.
+ */
+struct logstash_async_handle *logstash_async_create_with_options(const char *config_json,
+                                                                 const struct logstash_async_options *options,
+                                                                 char *error_buf,
+                                                                 size_t error_buf_len);
+
+/**
+ * Takes the oldest notice waiting for the application into `*notice`:
+ * `kind`, `count`, and the message copied into `buf` (NUL-terminated;
+ * `notice->message` points to it). With none waiting, `kind` is
+ * LOGSTASH_ASYNC_NOTICE_NONE. The newest 64 notices are kept; with a
+ * `notice_fn` registered, none wait here.
+ *
+ * Returns LOGSTASH_ASYNC_OK, LOGSTASH_ASYNC_BUFFER_TOO_SMALL (the notice
+ * stays; `notice->message_len` is its message's length: call again with
+ * a buffer of at least that + 1 bytes), LOGSTASH_ASYNC_NULL_ARGUMENT (h,
+ * notice), LOGSTASH_ASYNC_CLOSED. Never blocks. Thread-safety: safe from
+ * any thread (each notice goes to one caller).
+ *
+ * # Safety
+ * `h` is NULL or a handle; `notice` is NULL or writable; `buf` is NULL or
+ * writable for `buf_len` bytes.
+ */
+enum logstash_async_result logstash_async_poll_notice(struct logstash_async_handle *h,
+                                                      struct logstash_async_notice *notice,
+                                                      char *buf,
+                                                      size_t buf_len);
+
+/**
+ * A static name of a notice kind ("delivery_failing", ...; "none", or
+ * "unknown" for another value). Never NULL; never free it.
+ */
+const char *logstash_async_notice_kind_str(int kind);
+
+/**
+ * Writes the handle's counters in Prometheus's text exposition format
+ * (version 0.0.4, `Content-Type: text/plain; version=0.0.4`) to `buf`,
+ * NUL-terminated: `logstash_async_events_emitted_total`, `_sent_total`,
+ * `_dropped_total{reason=...}`, `_queued`, `_buffered` and the other
+ * counters, each with a `handle` label (the `handle_name` option, or the
+ * handle's number in the process: "1", "2", ...). Each family comes once
+ * with its HELP and TYPE lines: to serve several handles on one endpoint,
+ * merge their samples family by family (the Go and Ruby bindings do).
+ * `*out_len` (if not NULL) receives the length the text needs, without the NUL.
+ *
+ * Returns LOGSTASH_ASYNC_OK, LOGSTASH_ASYNC_BUFFER_TOO_SMALL (nothing useful
+ * written: call again with `*out_len + 1` bytes), LOGSTASH_ASYNC_NULL_ARGUMENT,
+ * LOGSTASH_ASYNC_FORKED (in a forked child: the counters are the parent's).
+ * Thread-safety: safe from any thread. Never blocks on I/O.
+ *
+ * # Safety
+ * `h` is NULL or a live handle; `buf` is NULL or writable for `buf_len`
+ * bytes; `out_len` is NULL or writable.
+ */
+enum logstash_async_result logstash_async_stats_prometheus(struct logstash_async_handle *h,
+                                                           char *buf,
+                                                           size_t buf_len,
+                                                           size_t *out_len);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
 
 #endif  /* LOGSTASH_ASYNC_H */
+
+/*
+ * Inline helpers (C99 or C++): fields, logging with the caller's location,
+ * printf-style formatting. They only call the functions above. (cbindgen
+ * writes this part after the include guard: it has a guard of its own.)
+ */
+#ifndef LOGSTASH_ASYNC_INLINE_H
+#define LOGSTASH_ASYNC_INLINE_H
+
+/* Fields for logstash_async_log_fields and logstash_async_context_set_field:
+ *
+ *   logstash_async_field fields[] = {
+ *     logstash_async_field_str("user", name),
+ *     logstash_async_field_int("user_id", 42),
+ *     logstash_async_field_json("cart", "{\"items\":3}"),
+ *   };
+ *   logstash_async_log_fields(h, LOGSTASH_ASYNC_LEVEL_INFO, "shop", "checkout", fields, 3);
+ *
+ * Keys and string values are NUL-terminated here and only read by the call
+ * that gets the field (logstash_async_field_str_len takes a length). */
+static inline logstash_async_field logstash_async_field_of_(const char *key, uint32_t type) {
+  logstash_async_field f;
+  memset(&f, 0, sizeof f);
+  f.key = key;
+  f.key_len = LOGSTASH_ASYNC_NUL_TERMINATED;
+  f.type = type;
+  return f;
+}
+static inline logstash_async_field logstash_async_field_str_len(const char *key, const char *value,
+                                                                size_t len) {
+  logstash_async_field f = logstash_async_field_of_(key, LOGSTASH_ASYNC_FIELD_STRING);
+  f.value.string.ptr = value;
+  f.value.string.len = len;
+  return f;
+}
+static inline logstash_async_field logstash_async_field_str(const char *key, const char *value) {
+  return logstash_async_field_str_len(key, value, LOGSTASH_ASYNC_NUL_TERMINATED);
+}
+static inline logstash_async_field logstash_async_field_int(const char *key, int64_t value) {
+  logstash_async_field f = logstash_async_field_of_(key, LOGSTASH_ASYNC_FIELD_INT);
+  f.value.integer = value;
+  return f;
+}
+static inline logstash_async_field logstash_async_field_uint(const char *key, uint64_t value) {
+  logstash_async_field f = logstash_async_field_of_(key, LOGSTASH_ASYNC_FIELD_UINT);
+  f.value.unsigned_integer = value;
+  return f;
+}
+static inline logstash_async_field logstash_async_field_double(const char *key, double value) {
+  logstash_async_field f = logstash_async_field_of_(key, LOGSTASH_ASYNC_FIELD_DOUBLE);
+  f.value.number = value;
+  return f;
+}
+static inline logstash_async_field logstash_async_field_bool(const char *key, int value) {
+  logstash_async_field f = logstash_async_field_of_(key, LOGSTASH_ASYNC_FIELD_BOOL);
+  f.value.boolean = value != 0;
+  return f;
+}
+static inline logstash_async_field logstash_async_field_null(const char *key) {
+  return logstash_async_field_of_(key, LOGSTASH_ASYNC_FIELD_NULL);
+}
+static inline logstash_async_field logstash_async_field_json(const char *key, const char *json) {
+  logstash_async_field f = logstash_async_field_of_(key, LOGSTASH_ASYNC_FIELD_JSON);
+  f.value.string.ptr = json;
+  f.value.string.len = LOGSTASH_ASYNC_NUL_TERMINATED;
+  return f;
+}
+
+/* logstash_async_log_fields with the caller's location (what the macros below pass). */
+static inline logstash_async_result logstash_async_log_at(
+    logstash_async_handle *h, int level, const char *logger_name, const char *message,
+    const logstash_async_field *fields, size_t field_count, const char *file, unsigned line,
+    const char *func) {
+  logstash_async_record r;
+  memset(&r, 0, sizeof r);
+  r.level = level;
+  r.logger_name = logger_name;
+  r.logger_name_len = LOGSTASH_ASYNC_NUL_TERMINATED;
+  r.message = message;
+  r.message_len = LOGSTASH_ASYNC_NUL_TERMINATED;
+  r.fields = fields;
+  r.field_count = field_count;
+  r.file = file;
+  r.line = line;
+  r.func = func;
+  return logstash_async_log_record(h, &r);
+}
+
+/* The largest message the ...F macros format (on the caller's stack); a
+ * longer one is cut, and marked (see LOGSTASH_ASYNC_RECORD_TRUNCATED).
+ * Define it before including this header to change it. */
+#ifndef LOGSTASH_ASYNC_FORMAT_BUFFER
+#define LOGSTASH_ASYNC_FORMAT_BUFFER 2048
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LOGSTASH_ASYNC_PRINTF_FORMAT_(f, a) __attribute__((format(printf, f, a)))
+#else
+#define LOGSTASH_ASYNC_PRINTF_FORMAT_(f, a)
+#endif
+
+/* Formats `format` with vsnprintf into LOGSTASH_ASYNC_FORMAT_BUFFER bytes on
+ * the caller's stack and logs it with the caller's location. Nothing is
+ * formatted when the level is below the handle's `level` option. */
+static inline logstash_async_result logstash_async_logf_at(
+    logstash_async_handle *h, int level, const char *logger_name, const char *file,
+    unsigned line, const char *func, const char *format, ...) LOGSTASH_ASYNC_PRINTF_FORMAT_(7, 8);
+static inline logstash_async_result logstash_async_logf_at(
+    logstash_async_handle *h, int level, const char *logger_name, const char *file,
+    unsigned line, const char *func, const char *format, ...) {
+  char buf[LOGSTASH_ASYNC_FORMAT_BUFFER];
+  logstash_async_record r;
+  va_list args;
+  int n;
+  memset(&r, 0, sizeof r);
+  r.level = level;
+  if (!logstash_async_level_enabled(h, level) || format == NULL) {
+    /* Discarded and counted, or refused with its code: nothing to format. */
+    r.message = format;
+    r.message_len = format == NULL ? 1 : 0;
+    return logstash_async_log_record(h, &r);
+  }
+  va_start(args, format);
+  n = vsnprintf(buf, sizeof buf, format, args);
+  va_end(args);
+  r.logger_name = logger_name;
+  r.logger_name_len = LOGSTASH_ASYNC_NUL_TERMINATED;
+  r.file = file;
+  r.line = line;
+  r.func = func;
+  r.message = buf;
+  if (n < 0) {
+    /* An encoding error: log the format itself. */
+    r.message = format;
+    r.message_len = LOGSTASH_ASYNC_NUL_TERMINATED;
+  } else if ((size_t)n >= sizeof buf) {
+    r.message_len = sizeof buf - 1;
+    r.flags = LOGSTASH_ASYNC_RECORD_TRUNCATED;
+  } else {
+    r.message_len = (size_t)n;
+  }
+  return logstash_async_log_record(h, &r);
+}
+
+/* Logging with the caller's file, line and function (python-logstash-async's
+ * `path`, `line` and `func_name`; `log.origin.*` in the ECS layout):
+ *
+ *   LOGSTASH_ASYNC_INFO(h, "app.db", "connected");
+ *   LOGSTASH_ASYNC_WARNINGF(h, "app.db", "slow query: %d ms", ms);
+ *   LOGSTASH_ASYNC_LOG_FIELDS(h, LOGSTASH_ASYNC_LEVEL_INFO, "shop", "checkout", fields, 3);
+ */
+#define LOGSTASH_ASYNC_LOG_FIELDS(h, level, logger_name, message, fields, field_count) \
+  logstash_async_log_at((h), (level), (logger_name), (message), (fields), (field_count), \
+                        __FILE__, __LINE__, __func__)
+#define LOGSTASH_ASYNC_LOG_AT_(h, level, logger_name, message) \
+  logstash_async_log_at((h), (level), (logger_name), (message), NULL, 0, __FILE__, __LINE__, __func__)
+#define LOGSTASH_ASYNC_DEBUG(h, logger_name, message) \
+  LOGSTASH_ASYNC_LOG_AT_(h, LOGSTASH_ASYNC_LEVEL_DEBUG, logger_name, message)
+#define LOGSTASH_ASYNC_INFO(h, logger_name, message) \
+  LOGSTASH_ASYNC_LOG_AT_(h, LOGSTASH_ASYNC_LEVEL_INFO, logger_name, message)
+#define LOGSTASH_ASYNC_WARNING(h, logger_name, message) \
+  LOGSTASH_ASYNC_LOG_AT_(h, LOGSTASH_ASYNC_LEVEL_WARNING, logger_name, message)
+#define LOGSTASH_ASYNC_ERROR(h, logger_name, message) \
+  LOGSTASH_ASYNC_LOG_AT_(h, LOGSTASH_ASYNC_LEVEL_ERROR, logger_name, message)
+#define LOGSTASH_ASYNC_CRITICAL(h, logger_name, message) \
+  LOGSTASH_ASYNC_LOG_AT_(h, LOGSTASH_ASYNC_LEVEL_CRITICAL, logger_name, message)
+/* printf-style: (h, logger_name, format, ...). */
+#define LOGSTASH_ASYNC_LOGF_AT_(h, level, logger_name, ...) \
+  logstash_async_logf_at((h), (level), (logger_name), __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define LOGSTASH_ASYNC_DEBUGF(h, logger_name, ...) \
+  LOGSTASH_ASYNC_LOGF_AT_(h, LOGSTASH_ASYNC_LEVEL_DEBUG, logger_name, __VA_ARGS__)
+#define LOGSTASH_ASYNC_INFOF(h, logger_name, ...) \
+  LOGSTASH_ASYNC_LOGF_AT_(h, LOGSTASH_ASYNC_LEVEL_INFO, logger_name, __VA_ARGS__)
+#define LOGSTASH_ASYNC_WARNINGF(h, logger_name, ...) \
+  LOGSTASH_ASYNC_LOGF_AT_(h, LOGSTASH_ASYNC_LEVEL_WARNING, logger_name, __VA_ARGS__)
+#define LOGSTASH_ASYNC_ERRORF(h, logger_name, ...) \
+  LOGSTASH_ASYNC_LOGF_AT_(h, LOGSTASH_ASYNC_LEVEL_ERROR, logger_name, __VA_ARGS__)
+#define LOGSTASH_ASYNC_CRITICALF(h, logger_name, ...) \
+  LOGSTASH_ASYNC_LOGF_AT_(h, LOGSTASH_ASYNC_LEVEL_CRITICAL, logger_name, __VA_ARGS__)
+
+/* The initial value of a logstash_async_options: every callback NULL. */
+#define LOGSTASH_ASYNC_OPTIONS_INIT {LOGSTASH_ASYNC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL}
+
+#endif /* LOGSTASH_ASYNC_INLINE_H */

@@ -19,8 +19,20 @@ ruby -e 'require "ffi"' >/dev/null 2>&1 || need+=(ruby-ffi)
 ruby -e 'require "active_support"' >/dev/null 2>&1 || need+=(ruby-activesupport)
 ruby -e 'require "rails"' >/dev/null 2>&1 || need+=(ruby-railties)
 have valgrind || need+=(valgrind)
+# The spdlog sink's consumer (find_package(spdlog), with fmt).
+[ -f /usr/include/spdlog/spdlog.h ] || need+=(libspdlog-dev)
 have go || [ -x /usr/local/go/bin/go ] || need+=(golang-go)
 have curl || need+=(curl)
+# The broker transports' tests: a real Kafka (scripts/services/kafka.sh runs
+# Maven Central's jars on Java 17+) read back with kcat, and a real Redis.
+have java || need+=(default-jre-headless)
+have mvn || need+=(maven)
+have kcat || need+=(kcat)
+have redis-server || need+=(redis-server)
+have redis-cli || need+=(redis-tools)
+have python3 || need+=(python3) # kafka.sh picks free ports; the python-logstash-async venv
+# Real python-logstash-async (and prometheus_client) from PyPI, in a venv the tests make.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 
 if ((${#need[@]})); then
   echo "setup: installing ${need[*]}"

@@ -5,6 +5,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 export PATH="$PATH:/usr/local/go/bin"
+# A fresh clone builds once: incremental caches would only take disk (GBs).
+[ "${CI:-}" = true ] && export CARGO_INCREMENTAL=0
+disk() { df -h --output=avail . | tail -1 | tr -d ' '; }
+echo "disk: $(disk) free before the tests"
 
 passed=0
 failed=0
@@ -35,6 +39,7 @@ for script in scripts/tests.d/*.sh; do
 done
 
 echo
+echo "disk: $(disk) free after the tests (target/: $(du -sh target 2>/dev/null | cut -f1))"
 [ ${#failures[@]} -eq 0 ] || echo "failed suites: ${failures[*]}"
 echo "suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

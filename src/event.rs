@@ -6,9 +6,11 @@
 //! fields, merging extras and serialising happen on the worker, so the
 //! network, the disk and the layout never slow the caller.
 
+use crate::context::Context;
 use crate::result::ResultCode;
 use std::sync::Arc;
 
+pub mod build;
 pub(crate) mod scan;
 
 /// An event accepted by emit, waiting in the in-memory queue.
@@ -28,6 +30,9 @@ pub struct AcceptedEvent {
 pub struct EventRef<'a> {
     pub unix_ms: i64,
     pub thread_name: &'a Arc<str>,
+    /// The emitting thread's context on the handle: members merged below
+    /// the event's own (see `crate::context`).
+    pub context: Option<&'a Context>,
     pub json: &'a [u8],
 }
 
@@ -36,6 +41,7 @@ impl<'a> From<&'a AcceptedEvent> for EventRef<'a> {
         EventRef {
             unix_ms: ev.unix_ms,
             thread_name: &ev.thread_name,
+            context: None,
             json: &ev.json,
         }
     }
@@ -52,6 +58,30 @@ pub fn validate_value(bytes: &[u8], max_bytes: usize) -> Result<(), ResultCode> 
 pub fn validate(bytes: &[u8], max_event_bytes: usize) -> Result<(), ResultCode> {
     match check(bytes, max_event_bytes)? {
         true => Ok(()),
+        false => Err(ResultCode::LOGSTASH_ASYNC_NOT_AN_OBJECT),
+    }
+}
+
+/// `validate`, also reading the event's own `level` member (the last one,
+/// as the layouts read it) for the `level` threshold: its JSON text, None
+/// when the event has none.
+pub(crate) fn validate_with_level(
+    bytes: &[u8],
+    max_event_bytes: usize,
+) -> Result<Option<&str>, ResultCode> {
+    if bytes.len() > max_event_bytes {
+        return Err(ResultCode::LOGSTASH_ASYNC_EVENT_TOO_LARGE);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| ResultCode::LOGSTASH_ASYNC_INVALID_UTF8)?;
+    let mut level = None;
+    let is_object = scan::scan(text, |m| {
+        if m.key_json == "\"level\"" {
+            level = Some(m.value);
+        }
+    })
+    .map_err(|_| ResultCode::LOGSTASH_ASYNC_INVALID_JSON)?;
+    match is_object {
+        true => Ok(level),
         false => Err(ResultCode::LOGSTASH_ASYNC_NOT_AN_OBJECT),
     }
 }
@@ -125,5 +155,19 @@ mod tests {
             Err(LOGSTASH_ASYNC_INVALID_JSON)
         );
         assert_eq!(validate(br#"{"a":[-1.5e-300,1e308,0]}"#, 100), Ok(()));
+    }
+
+    #[test]
+    fn the_level_member_is_read_on_the_way() {
+        fn level(json: &str) -> Result<Option<&str>, ResultCode> {
+            validate_with_level(json.as_bytes(), 1000)
+        }
+        assert_eq!(level(r#"{"a":{"level":"x"}}"#), Ok(None));
+        assert_eq!(
+            level(r#"{"level":"INFO","level": "ERROR" }"#),
+            Ok(Some("\"ERROR\""))
+        );
+        assert_eq!(level("[1]"), Err(ResultCode::LOGSTASH_ASYNC_NOT_AN_OBJECT));
+        assert_eq!(level("{"), Err(ResultCode::LOGSTASH_ASYNC_INVALID_JSON));
     }
 }

@@ -10,15 +10,20 @@
 pub mod buffer;
 pub mod client;
 pub mod config;
+pub mod context;
 pub mod event;
 pub mod ffi;
 mod handshake;
 pub mod layout;
+pub mod level;
 #[doc(hidden)]
 pub mod lumberjack;
+pub mod notice;
+pub mod prometheus;
 pub mod queue;
 mod report;
 pub mod result;
+mod shaping;
 mod shared;
 pub mod stats;
 pub mod sys;
@@ -28,6 +33,7 @@ mod worker;
 
 pub use client::Client;
 pub use config::Config;
+pub use level::Level;
 pub use result::ResultCode;
 pub use stats::Stats;
 

@@ -1,7 +1,9 @@
 //! Worker errors on stderr, rate-limited per kind, so a receiver that is down
 //! for an hour costs a few lines, not a flood. Every error is still counted in
-//! the stats and the last one kept as text.
+//! the stats and the last one kept as text, and becomes a notice for the
+//! application (`crate::notice`), whether stderr is on or not.
 
+use crate::notice::{NoticeSink, Notices};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Once;
@@ -14,18 +16,24 @@ pub const REPORT_INTERVAL: Duration = Duration::from_secs(10);
 pub struct Reporter {
     enabled: bool,
     kinds: Mutex<HashMap<&'static str, (Instant, u64)>>,
+    /// What the application hears of it.
+    pub notices: Notices,
 }
 
 impl Reporter {
-    pub fn new(enabled: bool) -> Reporter {
+    /// `enabled`: print on stderr; `sink`: the application's notice callback.
+    pub fn new(enabled: bool, sink: Option<Box<dyn NoticeSink>>) -> Reporter {
         Reporter {
             enabled,
             kinds: Mutex::new(HashMap::new()),
+            notices: Notices::new(sink),
         }
     }
 
-    /// Prints `message` unless the same kind was printed recently.
+    /// Makes `message` a notice, and prints it unless the same kind was
+    /// printed recently.
     pub fn report(&self, kind: &'static str, message: &str) {
+        self.notices.report(kind, message);
         if !self.enabled {
             return;
         }

@@ -37,6 +37,14 @@ pub enum logstash_async_result {
     LOGSTASH_ASYNC_BUFFER_TOO_SMALL = 12,
     /// An internal error (a bug): the call did nothing; the handle keeps working.
     LOGSTASH_ASYNC_INTERNAL_ERROR = 13,
+    /// A level that is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL (or WARN, FATAL; any case), or a level number other than 10, 20, 30, 40, 50.
+    LOGSTASH_ASYNC_UNKNOWN_LEVEL = 14,
+    /// More fields than `LOGSTASH_ASYNC_MAX_FIELDS` in one call.
+    LOGSTASH_ASYNC_TOO_MANY_FIELDS = 15,
+    /// A field's type is not one of the `LOGSTASH_ASYNC_FIELD_*` values.
+    LOGSTASH_ASYNC_UNKNOWN_FIELD_TYPE = 16,
+    /// The handle was shut down: nothing was done (a second shutdown included).
+    LOGSTASH_ASYNC_CLOSED = 17,
 }
 
 /// The Rust name of the result enum.
@@ -44,7 +52,7 @@ pub type ResultCode = logstash_async_result;
 
 impl logstash_async_result {
     /// Every code, in numeric order (for tests and bindings).
-    pub const ALL: [ResultCode; 14] = [
+    pub const ALL: [ResultCode; 18] = [
         Self::LOGSTASH_ASYNC_OK,
         Self::LOGSTASH_ASYNC_NULL_ARGUMENT,
         Self::LOGSTASH_ASYNC_INVALID_UTF8,
@@ -59,6 +67,10 @@ impl logstash_async_result {
         Self::LOGSTASH_ASYNC_FORKED,
         Self::LOGSTASH_ASYNC_BUFFER_TOO_SMALL,
         Self::LOGSTASH_ASYNC_INTERNAL_ERROR,
+        Self::LOGSTASH_ASYNC_UNKNOWN_LEVEL,
+        Self::LOGSTASH_ASYNC_TOO_MANY_FIELDS,
+        Self::LOGSTASH_ASYNC_UNKNOWN_FIELD_TYPE,
+        Self::LOGSTASH_ASYNC_CLOSED,
     ];
 
     /// The code for a raw integer, if it is one.
@@ -92,6 +104,12 @@ impl logstash_async_result {
             }
             LOGSTASH_ASYNC_BUFFER_TOO_SMALL => "the output buffer is too small\0",
             LOGSTASH_ASYNC_INTERNAL_ERROR => "internal error\0",
+            LOGSTASH_ASYNC_UNKNOWN_LEVEL => {
+                "unknown level (expected DEBUG, INFO, WARNING, ERROR or CRITICAL)\0"
+            }
+            LOGSTASH_ASYNC_TOO_MANY_FIELDS => "more fields than LOGSTASH_ASYNC_MAX_FIELDS\0",
+            LOGSTASH_ASYNC_UNKNOWN_FIELD_TYPE => "unknown field type\0",
+            LOGSTASH_ASYNC_CLOSED => "the handle was shut down\0",
         }
     }
 }

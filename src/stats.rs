@@ -3,6 +3,7 @@
 use parking_lot::Mutex;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 /// Live counters, updated with relaxed atomics (each is exact on its own;
 /// a snapshot is not one atomic cut across all of them).
@@ -10,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub struct Counters {
     pub emitted: AtomicU64,
     pub rejected: AtomicU64,
+    pub below_level: AtomicU64,
     pub dropped_queue_full: AtomicU64,
     pub dropped_oldest: AtomicU64,
     pub dropped_database_full: AtomicU64,
@@ -23,6 +25,20 @@ pub struct Counters {
     pub database_errors: AtomicU64,
     pub buffered: AtomicU64,
     pub last_error: Mutex<Option<String>>,
+    /// Updated by the kafka transport itself (all 0 with other transports).
+    pub kafka: Arc<KafkaCounters>,
+}
+
+/// librdkafka's side of the kafka transport: messages handed to it and its
+/// delivery reports.
+#[derive(Default)]
+pub struct KafkaCounters {
+    pub produced: AtomicU64,
+    pub delivered: AtomicU64,
+    /// Delivery reports with an error (refused for good, or retried from the buffer).
+    pub failed: AtomicU64,
+    /// Messages librdkafka holds that have no delivery report yet.
+    pub in_flight: AtomicU64,
 }
 
 impl Counters {
@@ -43,6 +59,9 @@ pub struct Stats {
     pub emitted: u64,
     /// Events refused by emit/log for bad input (not counted as emitted).
     pub rejected: u64,
+    /// Events discarded on the caller's thread for a level below the
+    /// `level` option (neither emitted nor dropped).
+    pub below_level: u64,
     /// Events waiting in the in-memory queue.
     pub queued: u64,
     /// Events stored in the SQLite buffer, not yet delivered.
@@ -65,6 +84,12 @@ pub struct Stats {
     pub connects: u64,
     pub database_errors: u64,
     pub last_error: Option<String>,
+    /// Kafka transport: messages handed to librdkafka, its delivery reports
+    /// (successful and failed), and messages awaiting one.
+    pub kafka_produced: u64,
+    pub kafka_delivered: u64,
+    pub kafka_failed: u64,
+    pub kafka_in_flight: u64,
 }
 
 impl Stats {
@@ -83,6 +108,7 @@ impl Counters {
         Stats {
             emitted: self.emitted.load(Relaxed),
             rejected: self.rejected.load(Relaxed),
+            below_level: self.below_level.load(Relaxed),
             queued,
             buffered: self.buffered.load(Relaxed),
             sent: self.sent.load(Relaxed),
@@ -97,6 +123,10 @@ impl Counters {
             connects: self.connects.load(Relaxed),
             database_errors: self.database_errors.load(Relaxed),
             last_error: self.last_error.lock().clone(),
+            kafka_produced: self.kafka.produced.load(Relaxed),
+            kafka_delivered: self.kafka.delivered.load(Relaxed),
+            kafka_failed: self.kafka.failed.load(Relaxed),
+            kafka_in_flight: self.kafka.in_flight.load(Relaxed),
         }
     }
 }

@@ -88,7 +88,9 @@ pub fn current_thread_name() -> Arc<str> {
     })
 }
 
-fn lookup_thread_name() -> String {
+/// The calling thread's name, looked up now (a syscall): for threads whose
+/// thread-locals are already gone.
+pub fn lookup_thread_name() -> String {
     let mut buf = [0u8; 64];
     // SAFETY: buf is writable for its length; pthread_self is always valid.
     let rc = unsafe {

@@ -434,6 +434,7 @@ fn usage_errors_are_one_line_and_exit_2() {
         (&["send", "--bogus"], "unknown option '--bogus'"),
         (&["send", "--port", "70000"], "--port"),
         (&["send", "--timeout", "soon"], "--timeout"),
+        (&["send", "--level", "NOTICE"], "--level: unknown level"),
         (&["send", "--transport", "carrier-pigeon"], "transport"),
         (&["listen", "--transport", "sctp"], "unknown transport"),
         (&["listen", "--format", "xml"], "--format"),

@@ -160,6 +160,9 @@ fn emit_validation_and_formatting_never_panic_and_emit_valid_json() {
         Config::from_json(br#"{"host":"h","extra":{"app":"x"},"tags":["t"]}"#).unwrap(),
         Config::from_json(br#"{"host":"h","extra_prefix":"","ensure_ascii":false}"#).unwrap(),
         Config::from_json(br#"{"host":"h","formatter":"ecs"}"#).unwrap(),
+        // Event shaping over whatever the events hold (issue 19).
+        Config::from_json(br#"{"host":"h","rename_fields":{"extra.a":"b.c","message":"extra.m"},"drop_fields":["extra.k","pid"],"mask_fields":["extra.x.y","host"],"mask_patterns":["\\d{2}",{"pattern":"(a)(b)?","replacement":"$2$1"}]}"#).unwrap(),
+        Config::from_json(br#"{"host":"h","formatter":"ecs","extra_prefix":"","rename_fields":{"a.b":"log.x"},"drop_fields":["log.level"],"mask_fields":["a"],"mask_mode":"sha256","mask_patterns":["[^\\x00-\\x7f]+","\\\\"]}"#).unwrap(),
     ];
     let layouts: Vec<Layout> = configs
         .iter()
@@ -388,4 +391,216 @@ fn the_one_pass_scanner_matches_the_reference_on_grammar_edges() {
             String::from_utf8_lossy(input)
         );
     }
+}
+
+/// A string of characters JSON escaping must get right: quotes, backslashes,
+/// every control character, DEL, non-ASCII of every width, line separators.
+fn tricky_string(rng: &mut Rng) -> String {
+    const PIECES: &[&str] = &[
+        "\"",
+        "\\",
+        "/",
+        "a",
+        " ",
+        "\u{7f}",
+        "\u{e9}",
+        "\u{2028}",
+        "\u{2029}",
+        "\u{fffd}",
+        "\u{1F600}",
+        "\\u0041",
+        "\\\"",
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        "\u{0}",
+        "\u{1f}",
+    ];
+    let mut s = String::new();
+    for _ in 0..rng.below(12) {
+        if rng.below(3) == 0 {
+            s.push(char::from(rng.below(0x20) as u8));
+        } else {
+            s.push_str(PIECES[rng.below(PIECES.len())]);
+        }
+    }
+    s
+}
+
+#[test]
+fn typed_fields_escape_like_serde_json_and_format_in_every_layout() {
+    use logstash_async::event::build::{build_event, Field, FieldValue, Location, Record};
+    use logstash_async::ffi::*;
+    use logstash_async::Level;
+    use serde_json::{Map, Value};
+
+    let raw_seeds = corpus("event");
+    let layouts: Vec<Layout> = [
+        r#"{"host":"h"}"#,
+        r#"{"host":"h","ensure_ascii":false,"extra_prefix":""}"#,
+        r#"{"host":"h","formatter":"ecs"}"#,
+    ]
+    .iter()
+    .map(|c| Layout::new(&Config::from_json(c.as_bytes()).unwrap(), "host", "prog"))
+    .collect();
+    let h = unsafe {
+        logstash_async_create(
+            c"{\"host\":\"h\",\"enable\":false}".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    assert!(!h.is_null());
+    let mut rng = Rng(0x5eed_f1e1_d500_0005);
+    let thread: Arc<str> = Arc::from("fuzz");
+    let (mut built, mut out) = (0, Vec::new());
+    for _ in 0..iterations() / 4 {
+        let keys: Vec<String> = (0..rng.below(6)).map(|_| tricky_string(&mut rng)).collect();
+        let strings: Vec<String> = (0..keys.len()).map(|_| tricky_string(&mut rng)).collect();
+        let raws: Vec<String> = (0..keys.len())
+            .map(|_| {
+                let seed = &raw_seeds[rng.below(raw_seeds.len())];
+                String::from_utf8_lossy(&mutate(&mut rng, seed, &raw_seeds)).into_owned()
+            })
+            .collect();
+        let numbers = [0.0, -1.5, 1e300, f64::NAN, f64::INFINITY, 5e-324];
+        let fields: Vec<Field> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| {
+                let value = match rng.below(7) {
+                    0 => FieldValue::Str(&strings[i]),
+                    1 => FieldValue::Int(rng.next() as i64),
+                    2 => FieldValue::UInt(rng.next()),
+                    3 => FieldValue::Float(numbers[rng.below(numbers.len())]),
+                    4 => FieldValue::Bool(rng.below(2) == 0),
+                    5 => FieldValue::Null,
+                    _ => FieldValue::Json(&raws[i]),
+                };
+                Field::new(key, value)
+            })
+            .collect();
+        let (message, logger, file) = (
+            tricky_string(&mut rng),
+            tricky_string(&mut rng),
+            tricky_string(&mut rng),
+        );
+        let mut record = Record::new(Level::ALL[rng.below(5)], &message);
+        record.logger_name = Some(&logger);
+        record.location = Location {
+            file: Some(&file),
+            line: rng.below(5000) as u32,
+            function: Some("f"),
+        };
+        record.truncated = rng.below(4) == 0;
+
+        let Ok(event) = build_event(&record, &fields) else {
+            // Refused: an empty key or a bad raw JSON value only.
+            assert!(
+                keys.iter().any(String::is_empty)
+                    || fields
+                        .iter()
+                        .any(|f| matches!(f.value, FieldValue::Json(_))),
+                "refused without a reason: {fields:?}"
+            );
+            continue;
+        };
+        built += 1;
+        // What a JSON parser reads: the fields (the last of equal keys), then
+        // the fixed parts over them.
+        let mut expected = Map::new();
+        for f in &fields {
+            let v = match f.value {
+                FieldValue::Str(s) => Value::from(s),
+                FieldValue::Int(n) => Value::from(n),
+                FieldValue::UInt(n) => Value::from(n),
+                FieldValue::Float(x) => {
+                    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+                }
+                FieldValue::Bool(b) => Value::from(b),
+                FieldValue::Null => Value::Null,
+                FieldValue::Json(text) => {
+                    serde_json::from_str(text).expect("accepted raw JSON parses")
+                }
+            };
+            expected.insert(f.key.to_owned(), v);
+        }
+        expected.insert("path".into(), Value::from(file.as_str()));
+        if record.location.line > 0 {
+            expected.insert("line".into(), Value::from(record.location.line));
+        }
+        expected.insert("func_name".into(), Value::from("f"));
+        expected.insert("logger_name".into(), Value::from(logger.as_str()));
+        if record.truncated {
+            expected.insert("message_truncated".into(), Value::from(true));
+        }
+        expected.insert("level".into(), Value::from(record.level.name()));
+        let mark = if record.truncated { "\u{2026}" } else { "" };
+        expected.insert("message".into(), Value::from(format!("{message}{mark}")));
+        let parsed: Value = serde_json::from_slice(&event).expect("the builder writes valid JSON");
+        assert_eq!(
+            parsed,
+            Value::Object(expected),
+            "{}",
+            String::from_utf8_lossy(&event)
+        );
+        assert_eq!(
+            validate(&event, usize::MAX),
+            Ok(()),
+            "emit_json's checks pass too"
+        );
+        for layout in &layouts {
+            out.clear();
+            let ev = AcceptedEvent {
+                unix_ms: 0,
+                thread_name: thread.clone(),
+                json: event.clone().into(),
+            };
+            layout.format(&ev, &mut out).unwrap();
+            let _: Value = serde_json::from_slice(&out).expect("every layout writes valid JSON");
+        }
+        // The C ABI with the same bytes, and with invalid UTF-8 spliced in:
+        // a code, never a panic (INTERNAL_ERROR).
+        let c_fields: Vec<logstash_async_field> = keys
+            .iter()
+            .zip(&strings)
+            .map(|(k, v)| {
+                let mut bytes = v.as_bytes().to_vec();
+                if rng.below(3) == 0 {
+                    bytes.insert(rng.below(bytes.len() + 1), 0xff);
+                }
+                let value: &'static [u8] = Vec::leak(bytes);
+                logstash_async_field {
+                    key: k.as_ptr().cast(),
+                    key_len: k.len(),
+                    r#type: 1 + rng.below(8) as u32,
+                    value: logstash_async_value {
+                        string: logstash_async_string {
+                            ptr: value.as_ptr().cast(),
+                            len: value.len(),
+                        },
+                    },
+                }
+            })
+            .collect();
+        let r = unsafe {
+            logstash_async_log_fields(
+                h,
+                20,
+                std::ptr::null(),
+                c"m".as_ptr(),
+                c_fields.as_ptr(),
+                c_fields.len(),
+            )
+        };
+        assert_ne!(
+            r,
+            logstash_async::result::ResultCode::LOGSTASH_ASYNC_INTERNAL_ERROR
+        );
+    }
+    assert!(built > iterations() / 20, "most field sets build: {built}");
+    unsafe { logstash_async_shutdown(h, 100) };
 }

@@ -237,7 +237,7 @@ fn https_with_a_test_ca_delivers_and_an_unknown_ca_does_not() {
 fn http_options_are_checked() {
     let err = |json: &str| logstash_async::Config::from_json(json.as_bytes()).unwrap_err();
     assert!(err(r#"{"host":"h","path":"/x"}"#).starts_with("path: only used with the http"));
-    assert!(err(r#"{"host":"h","transport":"http","path":"x"}"#).starts_with("path:"));
+    assert!(err(r#"{"host":"h","transport":"http","path":"x y"}"#).starts_with("path:"));
     assert!(
         err(r#"{"host":"h","transport":"http","username":"u"}"#).starts_with("password: required")
     );

@@ -1,13 +1,18 @@
-/* emit_latency.c: what a C caller pays per logstash_async_emit_json call.
+/* emit_latency.c: what a C caller pays per call.
  *
  * Emits N 200-byte events on the calling thread, timing each call with
  * CLOCK_MONOTONIC, to a counting sink on 127.0.0.1 (receiver up) and then to a
- * closed port (receiver down), and prints the latency percentiles.
- * Not a test: run it through scripts/bench.sh.
+ * closed port (receiver down), and prints the latency percentiles; then the
+ * same size of event built from typed fields (logstash_async_log_fields),
+ * with a thread context set, through the printf-style macro, and below the
+ * `level` option (receiver up). Not a test: run it through scripts/bench.sh.
  *
  *   cc -O2 -Wall -pthread -o emit_latency benches/c/emit_latency.c -Iinclude \
  *      -Ltarget/release -llogstash_async
- *   LD_LIBRARY_PATH=target/release ./emit_latency [events]
+ *   LD_LIBRARY_PATH=target/release ./emit_latency [events [scenario]]
+ *
+ * Instructions per call (repeatable, whatever the machine's load):
+ *   valgrind --tool=callgrind --toggle-collect=call_once ./emit_latency 20000 'log_fields, receiver up'
  */
 #include "logstash_async.h"
 
@@ -65,12 +70,42 @@ static uint64_t now_ns(void) {
   return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-static void run(const char *label, int port, size_t n) {
+/* What each scenario calls. */
+enum call { EMIT_JSON, LOG_FIELDS, LOG_FIELDS_CONTEXT, LOGF_MACRO, BELOW_LEVEL };
+
+/* Not inlined: callgrind counts the instructions of one call with
+ * --toggle-collect=call_once (and the scenario named on the command line). */
+__attribute__((noinline)) static logstash_async_result call_once(logstash_async_handle *h, enum call call, size_t i, const char *event,
+                                       size_t len) {
+  static const char pad[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+  switch (call) {
+    case EMIT_JSON:
+      return logstash_async_emit_json(h, event, len);
+    case LOG_FIELDS:
+    case LOG_FIELDS_CONTEXT:
+    case BELOW_LEVEL: {
+      /* The emit_json event's content, as typed fields. */
+      logstash_async_field fields[2] = {logstash_async_field_int("seq", (int64_t)i),
+                                        logstash_async_field_str("pad", pad)};
+      int level = call == BELOW_LEVEL ? LOGSTASH_ASYNC_LEVEL_DEBUG : LOGSTASH_ASYNC_LEVEL_INFO;
+      return logstash_async_log_fields(h, level, "bench", "benchmark event number          1", fields, 2);
+    }
+    case LOGF_MACRO:
+      return LOGSTASH_ASYNC_INFOF(h, "bench", "benchmark event number %10zu %s", i, pad);
+  }
+  return LOGSTASH_ASYNC_INTERNAL_ERROR;
+}
+
+/* The scenario to run (argv[2]; NULL: all). */
+static const char *only = NULL;
+
+static void run(const char *label, int port, size_t n, enum call call) {
+  if (only != NULL && strcmp(only, label) != 0) return;
   char config[256], error[256];
   snprintf(config, sizeof config,
            "{\"host\":\"127.0.0.1\",\"port\":%d,\"max_queue_events\":2000000,"
-           "\"stderr_errors\":false}",
-           port);
+           "\"stderr_errors\":false,\"level\":\"%s\"}",
+           port, call == BELOW_LEVEL ? "INFO" : "DEBUG");
   logstash_async_handle *h = logstash_async_create(config, error, sizeof error);
   if (h == NULL) {
     fprintf(stderr, "create: %s\n", error);
@@ -89,16 +124,19 @@ static void run(const char *label, int port, size_t n) {
     events[i][len++] = '}';
     lens[i] = (size_t)len;
   }
+  if (call == LOG_FIELDS_CONTEXT) {
+    logstash_async_field request_id = logstash_async_field_str("request_id", "r-0123456789");
+    logstash_async_context_set_field(h, &request_id);
+  }
   uint64_t *samples = malloc(n * sizeof *samples);
   size_t failed = 0;
   for (size_t i = 0; i < n; i++) {
     uint64_t t = now_ns();
-    if (logstash_async_emit_json(h, events[i % 1000], lens[i % 1000]) != LOGSTASH_ASYNC_OK)
-      failed++;
+    if (call_once(h, call, i, events[i % 1000], lens[i % 1000]) != LOGSTASH_ASYNC_OK) failed++;
     samples[i] = now_ns() - t;
   }
   qsort(samples, n, sizeof *samples, cmp_u64);
-  printf("%-16s p50 %6.2f us  p99 %6.2f us  p99.9 %7.2f us  max %9.2f us  (%zu events, %zu refused)\n",
+  printf("%-34s p50 %6.2f us  p99 %6.2f us  p99.9 %7.2f us  max %9.2f us  (%zu events, %zu refused)\n",
          label, samples[n / 2] / 1e3, samples[n * 99 / 100] / 1e3, samples[n * 999 / 1000] / 1e3,
          samples[n - 1] / 1e3, n, failed);
   free(samples);
@@ -107,12 +145,17 @@ static void run(const char *label, int port, size_t n) {
 
 int main(int argc, char **argv) {
   size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 200000;
+  only = argc > 2 ? argv[2] : NULL;
   if (n == 0) n = 1;
   int port;
   int listener = listen_any(&port);
   pthread_t sink;
   pthread_create(&sink, NULL, sink_main, &listener);
-  run("receiver up", port, n);
+  run("emit_json, receiver up", port, n, EMIT_JSON);
+  run("log_fields, receiver up", port, n, LOG_FIELDS);
+  run("log_fields + thread context", port, n, LOG_FIELDS_CONTEXT);
+  run("LOGSTASH_ASYNC_INFOF (+ location)", port, n, LOGF_MACRO);
+  run("log_fields below the level option", port, n, BELOW_LEVEL);
   sink_stop = 1;
   shutdown(listener, SHUT_RDWR);
   close(listener);
@@ -120,6 +163,6 @@ int main(int argc, char **argv) {
 
   int down_port;
   close(listen_any(&down_port)); /* a port nobody listens on */
-  run("receiver down", down_port, n);
+  run("emit_json, receiver down", down_port, n, EMIT_JSON);
   return 0;
 }

@@ -277,29 +277,16 @@ func (c *Client) finalize() {
 // Stats returns the library's counters.
 func (c *Client) Stats() (Stats, error) {
 	var s Stats
-	buf := make([]byte, 1024)
-	for attempt := 0; attempt < 4; attempt++ {
-		var need C.size_t
-		h, stripe := c.acquire()
-		if h == nil {
-			return s, &Error{Op: "stats", Code: CodeShuttingDown}
-		}
-		r := C.logstash_async_stats_json(h, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)), &need)
-		c.release(stripe)
-		runtime.KeepAlive(c)
-		switch r {
-		case C.LOGSTASH_ASYNC_OK:
-			if err := json.Unmarshal([]byte(goString(buf)), &s); err != nil {
-				return s, &Error{Op: "stats", Code: CodeInternalError, Err: err}
-			}
-			return s, nil
-		case C.LOGSTASH_ASYNC_BUFFER_TOO_SMALL:
-			buf = make([]byte, int(need)+256) // last_error may grow meanwhile
-		default:
-			return s, codeError("stats", r)
-		}
+	text, err := c.bufferCall("stats", func(h *C.logstash_async_handle, buf *C.char, n C.size_t, need *C.size_t) C.ResultCode {
+		return C.logstash_async_stats_json(h, buf, n, need)
+	})
+	if err != nil {
+		return s, err
 	}
-	return s, &Error{Op: "stats", Code: CodeBufferTooSmall}
+	if err := json.Unmarshal([]byte(text), &s); err != nil {
+		return s, &Error{Op: "stats", Code: CodeInternalError, Err: err}
+	}
+	return s, nil
 }
 
 // Version is the library's version, e.g. "0.1.0".

@@ -237,7 +237,7 @@ func TestBadConfigurationReturnsTheLibrarysMessage(t *testing.T) {
 		{Config{Host: "127.0.0.1", Port: 70000}, "port: 70000 is out of range (1..=65535)"},
 		{Config{}, "host: required (a host name or IP address) unless hosts is given"},
 		{Config{Host: "h", Formatter: "xml"}, `formatter: unknown formatter "xml" (expected "logstash" or "ecs")`},
-		{Config{Host: "h", Transport: "sctp"}, `transport: unknown transport "sctp" (expected "tcp", "udp", "beats" or "http")`},
+		{Config{Host: "h", Transport: "sctp"}, `transport: unknown transport "sctp" (expected "tcp", "udp", "beats", "http", "kafka" or "redis")`},
 		{Config{Host: "h", CertFile: "/c.pem"}, "keyfile: required when certfile is given (a client certificate needs both)"},
 	}
 	for _, tc := range cases {

@@ -107,3 +107,41 @@ func TestConfigZeroValuesMeanTheDefaults(t *testing.T) {
 		t.Errorf("encoded %s, want %s", text, want)
 	}
 }
+
+// The options of issue 19 reach the library: shaping, TLS forms of
+// ssl_verify, and their errors.
+func TestShapingAndTLSOptionsReachTheLibrary(t *testing.T) {
+	cfg := Config{
+		Host:         "127.0.0.1",
+		RenameFields: map[string]string{"extra.user.id": "user_id"},
+		DropFields:   []string{"extra.password"},
+		MaskFields:   []string{"extra.user.email"},
+		MaskMode:     "sha256",
+		MaskPatterns: []MaskPattern{{Pattern: `\d{16}`}, {Pattern: `(\w+)@example\.com`, Replacement: String("$1@***")}},
+		HandleName:   "go",
+		SSLVerify:    "certificate",
+	}
+	text, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"ssl_verify":"certificate"`, `"mask_patterns":[{"pattern":"\\d{16}"},{"pattern":"(\\w+)@example\\.com","replacement":"$1@***"}]`} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("encoded %s, want %s in it", text, want)
+		}
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	_ = c.Close(context.Background())
+	_, err = New(Config{Host: "127.0.0.1", MaskPatterns: []MaskPattern{{Pattern: "("}}})
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.HasPrefix(ce.Message, "mask_patterns[0]: invalid regular expression") {
+		t.Errorf("a bad pattern: %v", err)
+	}
+	_, err = New(Config{Host: "127.0.0.1", SSLEnable: true, SSLMinVersion: "1.1"})
+	if !errors.As(err, &ce) || !strings.HasPrefix(ce.Message, "ssl_min_version:") {
+		t.Errorf("a bad version: %v", err)
+	}
+}

@@ -89,7 +89,7 @@ var (
 )
 
 // codeError turns a library result into a Go error (nil for OK).
-func codeError(op string, r C.ResultCode) error {
+func codeError(op string, r C.enum_logstash_async_result) error {
 	if r == C.LOGSTASH_ASYNC_OK {
 		return nil
 	}

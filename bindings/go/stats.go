@@ -19,4 +19,10 @@ type Stats struct {
 	Connects             uint64 `json:"connects"`
 	DatabaseErrors       uint64 `json:"database_errors"`
 	LastError            string `json:"last_error"` // "" when none
+
+	// The kafka transport's own counters (0 with other transports).
+	KafkaProduced  uint64 `json:"kafka_produced"`  // messages handed to librdkafka
+	KafkaDelivered uint64 `json:"kafka_delivered"` // successful delivery reports
+	KafkaFailed    uint64 `json:"kafka_failed"`    // delivery reports with an error
+	KafkaInFlight  uint64 `json:"kafka_in_flight"` // messages awaiting a delivery report
 }

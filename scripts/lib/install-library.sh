@@ -4,8 +4,8 @@
 # prints that prefix. The Go and Ruby suites test against this install, not
 # against target/. The prefix is wiped and installed afresh on every call;
 # the CMake build tree (target/bindings/cmake) and cargo's target directory
-# (target/packaging, shared with 20-packaging.sh) are kept, so a second call
-# only relinks and copies.
+# (target/, shared with the quick start and 20-packaging.sh) are kept, so a
+# second call only relinks and copies.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -24,7 +24,7 @@ commands=$(awk '/^## Using from C \/ C\+\+ \/ CMake/ {section = 1}
   exit 1
 }
 commands=$(sed -e "s# build\\b# $build#g" -e "s#/opt/logstash-async#$prefix#g" \
-  -e "s#^cmake -S cmake #cmake -S cmake -DLOGSTASH_ASYNC_CARGO_TARGET_DIR=$root/target/packaging #" <<<"$commands")
+  -e "s#^cmake -S cmake #cmake -S cmake -DLOGSTASH_ASYNC_CARGO_TARGET_DIR=$root/target #" <<<"$commands")
 
 rm -rf "$prefix"
 mkdir -p "$build"

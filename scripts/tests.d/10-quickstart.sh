@@ -18,8 +18,8 @@ expect() {
 }
 expect '^ *listening on tcp://127\.0\.0\.1:[0-9]+'
 expect 'hello: shutdown: ok'
-expect ' INFO +hello\.main: hello from C \{"application":"hello","environment":"demo"\}'
-expect ' INFO +hello\.auth: user signed in \{.*"user":\{"id":42,"name":"ada"\}'
-expect ' WARNING hello\.main: disk almost full \{.*"request_id":"req-7"\}'
+expect ' INFO +hello\.main: hello from C \{"application":"hello","environment":"demo","func_name":"main","line":[0-9]+,"path":"examples/hello\.c"\}'
+expect ' INFO +hello\.auth: user signed in \{.*"user_id":42,"user_name":"ada"\}'
+expect ' WARNING hello\.main: disk almost full: 97% used \{.*"request_id":"req-7"\}'
 expect '^quickstart: ok: '
 exit $fail

@@ -2,12 +2,16 @@
 # Packaging for C and C++ hosts: builds and installs with the CMake project in
 # cmake/ (into a temporary prefix, and again with `--prefix` elsewhere), checks
 # the installed files, the SONAME and the exported symbols, then builds the
-# consumer in tests/cmake-consumer/ every way the README shows (find_package
+# consumers in tests/cmake-consumer/ every way the README shows (find_package
 # shared and static, pkg-config, plain -l) with -Wall -Wextra -Werror and runs
-# it: events go to a loopback receiver in the consumer. The C consumer also
-# runs under valgrind (a ctest test) and AddressSanitizer.
+# them: events go to a loopback receiver in each consumer. The C and C++
+# consumers (the C API's native features, the C++ calls, the spdlog sink with
+# Debian's spdlog through find_package(spdlog)) also run under valgrind
+# (ctest tests) and AddressSanitizer.
 #
-# The release build is kept in target/packaging/ so a second run only relinks.
+# cargo's target directory is the project's own target/: the release build of
+# the quick start is reused, only the library crate is compiled again (its
+# SONAME is a link argument), and no second copy of librdkafka is built.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -37,7 +41,7 @@ consumer=$root/tests/cmake-consumer
 
 step "build and install (cmake/)"
 run cmake -S cmake -B "$tmp/build" -DCMAKE_INSTALL_PREFIX="$prefix" \
-  -DLOGSTASH_ASYNC_CARGO_TARGET_DIR="$root/target/packaging" >/dev/null
+  -DLOGSTASH_ASYNC_CARGO_TARGET_DIR="$root/target" >/dev/null
 run cmake --build "$tmp/build"
 run cmake --install "$tmp/build" >/dev/null
 run cmake --install "$tmp/build" --prefix "$moved" >/dev/null
@@ -48,6 +52,7 @@ cat >"$tmp/expected" <<EOF
 ./include
 ./include/logstash_async.h
 ./include/logstash_async.hpp
+./include/logstash_async_spdlog.hpp
 ./lib
 ./lib/cmake
 ./lib/cmake/logstash_async
@@ -80,7 +85,9 @@ run cmake -S "$consumer" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$prefix" \
   -DCONSUMER_REQUIRE_VERSION="$version" -DCONSUMER_VALGRIND=ON >/dev/null
 run cmake --build "$tmp/consumer"
 ctest --test-dir "$tmp/consumer" -N >"$tmp/ctest-list" # (no `| grep -q`: its early exit breaks pipefail)
-grep -q consumer_c_valgrind "$tmp/ctest-list" || fail "valgrind test missing (is valgrind installed?)"
+for t in consumer_c_valgrind features_c_valgrind consumer_cpp_valgrind consumer_spdlog consumer_spdlog_valgrind; do
+  grep -q "$t" "$tmp/ctest-list" || fail "ctest test $t missing (are valgrind and spdlog installed?)"
+done
 run ctest --test-dir "$tmp/consumer" --output-on-failure
 readelf -d "$tmp/consumer/consumer_c" >"$tmp/needed"
 grep -q "NEEDED.*\[liblogstash_async.so.$abi\]" "$tmp/needed" ||
@@ -102,10 +109,12 @@ run cmake -S "$consumer" -B "$tmp/consumer-static" -DCMAKE_PREFIX_PATH="$moved" 
   -DCONSUMER_STATIC=ON -DCONSUMER_VALGRIND=OFF >/dev/null
 run cmake --build "$tmp/consumer-static"
 run ctest --test-dir "$tmp/consumer-static" --output-on-failure
-readelf -d "$tmp/consumer-static/consumer_cpp" >"$tmp/needed-static"
-if grep -q "NEEDED.*liblogstash_async" "$tmp/needed-static"; then
-  fail "the static consumer needs the shared library"
-fi
+for exe in consumer_cpp features_c consumer_spdlog; do
+  readelf -d "$tmp/consumer-static/$exe" >"$tmp/needed-static"
+  if grep -q "NEEDED.*liblogstash_async" "$tmp/needed-static"; then
+    fail "the static $exe needs the shared library"
+  fi
+done
 
 step "consumer: pkg-config (--prefix install)"
 export PKG_CONFIG_PATH=$moved/lib/pkgconfig
@@ -118,8 +127,16 @@ run cc -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer-pc" consumer.c "$tmp/rec
 # shellcheck disable=SC2046
 run c++ -std=c++17 -Wall -Wextra -Werror -o "$tmp/consumer-pc-cpp" consumer.cpp "$tmp/receiver.o" \
   $(pkg-config --cflags --libs logstash_async) -pthread
+# shellcheck disable=SC2046
+run cc -std=c11 -Wall -Wextra -Werror -o "$tmp/features-pc" features.c "$tmp/receiver.o" \
+  $(pkg-config --cflags --libs logstash_async) -pthread
+# shellcheck disable=SC2046
+run c++ -std=c++20 -Wall -Wextra -Werror -o "$tmp/consumer-pc-spdlog" consumer_spdlog.cpp "$tmp/receiver.o" \
+  $(pkg-config --cflags --libs logstash_async spdlog) -pthread
 run env LD_LIBRARY_PATH="$moved/lib" "$tmp/consumer-pc"
 run env LD_LIBRARY_PATH="$moved/lib" "$tmp/consumer-pc-cpp"
+run env LD_LIBRARY_PATH="$moved/lib" "$tmp/features-pc"
+run env LD_LIBRARY_PATH="$moved/lib" "$tmp/consumer-pc-spdlog"
 
 step "consumer: plain -I/-L/-l"
 run cc -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer-plain" consumer.c "$tmp/receiver.o" \
@@ -133,6 +150,10 @@ grep -qF -- "$static_libs" "$root/README.md" || fail "README's static link line 
 run cc -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer-plain-static" consumer.c "$tmp/receiver.o" \
   -I"$prefix/include" "$prefix/lib/liblogstash_async.a" $static_libs
 run "$tmp/consumer-plain-static"
+# shellcheck disable=SC2086
+run cc -std=c11 -Wall -Wextra -Werror -o "$tmp/features-plain-static" features.c "$tmp/receiver.o" \
+  -I"$prefix/include" "$prefix/lib/liblogstash_async.a" $static_libs -pthread
+run "$tmp/features-plain-static"
 
 step "static archive: only logstash_async_* are global; an application with its own SQLite links"
 readelf -Ws "$prefix/lib/liblogstash_async.a" |
@@ -170,9 +191,23 @@ step "README: the C++ snippet compiles"
 } >"$tmp/readme_snippet.cpp"
 run c++ -std=c++17 -Wall -Wextra -Werror -fsyntax-only -I"$prefix/include" "$tmp/readme_snippet.cpp"
 
-step "consumer: AddressSanitizer (and LeakSanitizer) on the C consumer"
-run cc -std=c11 -Wall -Wextra -Werror -g -fsanitize=address -fno-omit-frame-pointer \
-  -o "$tmp/consumer-asan" consumer.c receiver.c -I"$prefix/include" -L"$prefix/lib" -llogstash_async -pthread
-run env LD_LIBRARY_PATH="$prefix/lib" ASAN_OPTIONS=detect_leaks=1 "$tmp/consumer-asan"
+step "consumer: AddressSanitizer (and LeakSanitizer) on the C, C++ and spdlog consumers"
+asan="-g -fsanitize=address -fno-omit-frame-pointer"
+# shellcheck disable=SC2086 # $asan is a list of flags
+run cc -std=c11 -Wall -Wextra -Werror $asan -c receiver.c -o "$tmp/receiver-asan.o"
+for c in consumer features; do
+  # shellcheck disable=SC2086
+  run cc -std=c11 -Wall -Wextra -Werror $asan -o "$tmp/$c-asan" $c.c "$tmp/receiver-asan.o" \
+    -I"$prefix/include" -L"$prefix/lib" -llogstash_async -pthread
+  run env LD_LIBRARY_PATH="$prefix/lib" ASAN_OPTIONS=detect_leaks=1 "$tmp/$c-asan"
+done
+# shellcheck disable=SC2046,SC2086
+run c++ -std=c++17 -Wall -Wextra -Werror $asan -o "$tmp/consumer-cpp-asan" consumer.cpp "$tmp/receiver-asan.o" \
+  -I"$prefix/include" -L"$prefix/lib" -llogstash_async -pthread
+# shellcheck disable=SC2046,SC2086
+run c++ -std=c++17 -Wall -Wextra -Werror $asan -o "$tmp/consumer-spdlog-asan" consumer_spdlog.cpp \
+  "$tmp/receiver-asan.o" -I"$prefix/include" $(pkg-config --cflags --libs spdlog) -L"$prefix/lib" -llogstash_async -pthread
+run env LD_LIBRARY_PATH="$prefix/lib" ASAN_OPTIONS=detect_leaks=1 "$tmp/consumer-cpp-asan"
+run env LD_LIBRARY_PATH="$prefix/lib" ASAN_OPTIONS=detect_leaks=1 "$tmp/consumer-spdlog-asan"
 
 echo "packaging: all checks passed"

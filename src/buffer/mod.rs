@@ -10,22 +10,27 @@
 //!
 //! `open.rs` opens a buffer, `rows.rs` reads and writes chunks through the
 //! in-memory tail (`tail.rs`) and SQLite, `checkpoint.rs` keeps the WAL
-//! bounded off the worker thread. SQLite's errors stay in here (`Error`).
+//! bounded off the worker thread, `vacuum.rs` gives the space of a drained
+//! backlog back. SQLite's errors stay in here (`Error`).
 
 mod checkpoint;
 mod chunk;
 mod error;
 mod fork_safety;
+pub mod inspect;
 mod lock;
 mod open;
+pub mod python;
 mod rows;
 mod schema;
 mod tail;
+mod vacuum;
 
 pub use chunk::{Chunk, ChunkSize, NewChunk, Totals};
 pub use error::{Error, Result};
 pub use lock::FileLock;
 pub use open::OpenReport;
+pub use vacuum::Reclaimed;
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -56,6 +61,8 @@ pub struct Buffer {
     /// checkpoint::KICK_BYTES and HARD_WAL_BYTES (smaller in tests).
     wal_kick_bytes: u64,
     wal_hard_bytes: u64,
+    /// When to give free pages back (vacuum.rs).
+    reclaim: vacuum::Reclaim,
 }
 
 impl Buffer {

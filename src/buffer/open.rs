@@ -39,6 +39,7 @@ impl Buffer {
             unkicked_bytes: 0,
             wal_kick_bytes: checkpoint::KICK_BYTES,
             wal_hard_bytes: checkpoint::HARD_WAL_BYTES,
+            reclaim: Default::default(),
         })
     }
 
@@ -80,6 +81,7 @@ impl Buffer {
                 unkicked_bytes: 0,
                 wal_kick_bytes: checkpoint::KICK_BYTES,
                 wal_hard_bytes: checkpoint::HARD_WAL_BYTES,
+                reclaim: Default::default(),
             },
             report,
         ))

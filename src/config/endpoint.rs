@@ -53,7 +53,7 @@ pub(super) fn resolve_hosts(c: &mut Config, map: &Map<String, Value>) -> Result<
 
 /// `hosts`: a non-empty array of "host:port", "[v6]:port", or a bare host
 /// (which gets `default_port`).
-fn parse_hosts(value: &Value, default_port: u16) -> Result<Vec<Endpoint>, String> {
+pub(super) fn parse_hosts(value: &Value, default_port: u16) -> Result<Vec<Endpoint>, String> {
     let Value::Array(items) = value else {
         return Err(format!(
             "hosts: expected an array of \"host:port\" strings, got {}",

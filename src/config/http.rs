@@ -1,5 +1,7 @@
 //! Options of the http transport: the request path, Basic authentication
-//! (the password a `Secret`) and the largest request body.
+//! (the password a `Secret`) and the largest request body. The credentials
+//! also serve kafka (SASL/PLAIN) and redis (AUTH), whose rules are in
+//! `brokers.rs`.
 
 use super::options::{option, ConfigOption};
 use super::read::{both_or_neither, int_in, opt_string, string};
@@ -30,16 +32,21 @@ pub struct HttpOptions {
 /// Default `max_content_length`: Logstash's http input accepts 100 MiB.
 pub const DEFAULT_MAX_CONTENT_LENGTH: usize = 100 * 1024 * 1024;
 
-/// The options below, which only the http transport uses.
-const HTTP_ONLY: [&str; 4] = ["path", "username", "password", "max_content_length"];
+/// The options below, which only the http transport uses, but for the
+/// credentials, which kafka and redis use too.
+const HTTP_OPTIONS: [&str; 4] = ["path", "username", "password", "max_content_length"];
 
 pub(super) const OPTIONS: &[ConfigOption] = &[
     option("path", "\"/\"", |c, k, v| {
-        let path = string(k, v)?;
-        if !path.starts_with('/') || path.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+        let mut path = string(k, v)?;
+        if path.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
             return Err(format!(
-                "path: expected a URL path starting with \"/\" without spaces, got \"{path}\""
+                "path: expected a URL path without spaces, got \"{path}\""
             ));
+        }
+        // python-logstash-async writes its URL as f"...:{port}/{path}".
+        if !path.starts_with('/') {
+            path.insert(0, '/');
         }
         c.http.path = path;
         Ok(())
@@ -59,20 +66,34 @@ pub(super) const OPTIONS: &[ConfigOption] = &[
     }),
 ];
 
-/// Rule: the http options only with the http transport.
+/// Rule: the http options only with the http transport, the credentials
+/// also with kafka and redis (checked in the options' order).
 pub(super) fn check_transport(c: &mut Config, map: &Map<String, Value>) -> Result<(), String> {
-    if c.transport != TransportKind::Http {
-        for key in HTTP_ONLY {
-            if map.contains_key(key) {
-                return Err(format!("{key}: only used with the http transport"));
-            }
+    let credentials = matches!(
+        c.transport,
+        TransportKind::Http | TransportKind::Kafka | TransportKind::Redis
+    );
+    for key in HTTP_OPTIONS {
+        let secret = matches!(key, "username" | "password");
+        let allowed = c.transport == TransportKind::Http || (credentials && secret);
+        if !allowed && map.contains_key(key) {
+            let users = if secret {
+                "the http, kafka and redis transports"
+            } else {
+                "the http transport"
+            };
+            return Err(format!("{key}: only used with {users}"));
         }
     }
     Ok(())
 }
 
-/// Rule: Basic authentication needs both a username (without ":") and a password.
+/// Rule: Basic authentication needs both a username (without ":") and a
+/// password (kafka's and redis's needs are checked in `brokers.rs`).
 pub(super) fn check_credentials(c: &mut Config, _: &Map<String, Value>) -> Result<(), String> {
+    if c.transport != TransportKind::Http {
+        return Ok(());
+    }
     both_or_neither(
         ("username", c.http.username.is_some()),
         ("password", c.http.password.is_some()),

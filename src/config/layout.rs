@@ -1,6 +1,7 @@
 //! Options of the event layout: which one (`formatter`, python-logstash-async's
 //! name for it) and what it adds to every event (type, tags, host name form,
-//! extra fields and their prefix, metadata, ASCII escaping).
+//! extra fields and their prefix, metadata, ASCII escaping), and the text
+//! encoding (python-logstash-async's option; UTF-8 only).
 
 use super::options::{option, ConfigOption};
 use super::read::{boolean, kind, opt_string, string};
@@ -69,5 +70,16 @@ pub(super) const OPTIONS: &[ConfigOption] = &[
     option("ensure_ascii", "true", |c, k, v| {
         c.ensure_ascii = boolean(k, v)?;
         Ok(())
+    }),
+    // python-logstash-async encodes its JSON text with `encoding`; events
+    // here are UTF-8 JSON, so only that is accepted (not ignored).
+    option("encoding", "\"utf-8\"", |_, k, v| {
+        let name = string(k, v)?;
+        match name.to_ascii_lowercase().replace('_', "-").as_str() {
+            "utf-8" | "utf8" => Ok(()),
+            _ => Err(format!(
+                "encoding: only \"utf-8\" is supported (events are sent as UTF-8 JSON), got \"{name}\""
+            )),
+        }
     }),
 ];

@@ -1,9 +1,10 @@
-//! Limits and what happens at them: the largest event, the memory queue's
-//! and the database's bounds, the overflow policy (and how long `block`
-//! waits), and how old an undelivered event may grow.
+//! Limits and what happens at them: the least level accepted, the largest
+//! event, the memory queue's and the database's bounds, the overflow policy
+//! (and how long `block` waits), and how old an undelivered event may grow.
 
 use super::options::{option, ConfigOption};
 use super::read::{int_in, seconds, string};
+use crate::level::Level;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -25,6 +26,13 @@ pub const DEFAULT_MAX_EVENT_BYTES: usize = 1024 * 1024;
 pub const MAX_MAX_EVENT_BYTES: usize = 64 * 1024 * 1024;
 
 pub(super) const OPTIONS: &[ConfigOption] = &[
+    option("level", "\"DEBUG\"", |c, k, v| {
+        let name = string(k, v)?;
+        c.level = Level::from_name(&name).ok_or_else(|| {
+            format!("level: unknown level \"{name}\" (expected DEBUG, INFO, WARNING, ERROR or CRITICAL)")
+        })?;
+        Ok(())
+    }),
     option("max_event_bytes", "1048576", |c, k, v| {
         c.max_event_bytes = int_in(k, v, 2, MAX_MAX_EVENT_BYTES as i64)? as usize;
         Ok(())

@@ -7,26 +7,33 @@
 //! This file holds the parsed `Config` and the parse entry; each concern's
 //! file declares its options (name, default, check) and the rules between
 //! them. Adding an option: a field below, an entry in its concern's
-//! `OPTIONS`, and a row in the README's Configuration table (a test checks).
+//! `OPTIONS`, a row in the README's Configuration table (a test checks) and
+//! a field of the Go binding's `Config` (bindings/go/config.go; a Go test
+//! checks).
 
 mod beats;
+mod brokers;
 mod endpoint;
 mod http;
 mod layout;
 mod limits;
 pub mod options;
 mod read;
+mod shaping;
 mod tls;
 mod transport;
 mod worker;
 
+pub use brokers::{KafkaAcks, KafkaOptions, RedisOptions};
 pub use endpoint::Endpoint;
 pub use http::{HttpOptions, Secret, DEFAULT_MAX_CONTENT_LENGTH};
 pub use layout::LayoutKind;
 pub use limits::{OverflowPolicy, DEFAULT_MAX_EVENT_BYTES, MAX_MAX_EVENT_BYTES};
-pub use tls::TlsOptions;
+pub use shaping::{FieldPath, MaskMode, MaskPattern, ShapingOptions};
+pub use tls::{TlsOptions, TlsVersion, Verify};
 pub use transport::TransportKind;
 
+use crate::level::Level;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -50,7 +57,11 @@ pub struct Config {
     /// How long a beats window may wait for an acknowledgement (keepalives restart it).
     pub beats_ack_timeout: Duration,
     pub tls: TlsOptions,
+    /// `username`/`password` live here; the kafka (SASL/PLAIN) and redis
+    /// (AUTH) transports use them too.
     pub http: HttpOptions,
+    pub kafka: KafkaOptions,
+    pub redis: RedisOptions,
     /// The `formatter` option.
     pub layout: LayoutKind,
     /// `None` means `:memory:`.
@@ -64,6 +75,8 @@ pub struct Config {
     pub extra: Map<String, Value>,
     pub metadata: Option<Value>,
     pub ensure_ascii: bool,
+    /// Events below this level are dropped on the caller's thread (counted).
+    pub level: Level,
     pub event_ttl: Option<Duration>,
     pub socket_timeout: Duration,
     pub queue_check_interval: Duration,
@@ -80,6 +93,10 @@ pub struct Config {
     pub backoff_max: Duration,
     /// Report worker errors on stderr (rate-limited).
     pub stderr_errors: bool,
+    /// What the worker renames, drops and masks in each formatted event.
+    pub shaping: ShapingOptions,
+    /// The `handle` label of the Prometheus statistics (None: a number).
+    pub handle_name: Option<String>,
 }
 
 impl Config {
@@ -143,14 +160,19 @@ impl Config {
 type Rule = fn(&mut Config, &Map<String, Value>) -> Result<(), String>;
 
 /// The rules, in the order they are checked.
-const RULES: [Rule; 7] = [
+const RULES: [Rule; 12] = [
     beats::default_port,
+    brokers::default_port,
     endpoint::resolve_hosts,
     transport::check_backoff,
     tls::check_transport,
     http::check_transport,
+    brokers::check_transport,
+    brokers::resolve_brokers,
+    brokers::check_redis,
     http::check_credentials,
     tls::check_client_certificate,
+    tls::resolve_verify_ca,
 ];
 
 /// The document as a JSON object.
@@ -176,7 +198,7 @@ mod tests {
         let c = Config::from_json(br#"{"host":"h"}"#).unwrap();
         assert_eq!(c.port, 5959);
         assert_eq!(c.transport, TransportKind::Tcp);
-        assert!(!c.tls.enable && c.tls.verify);
+        assert!(!c.tls.enable && c.tls.verify == Verify::Full);
         assert_eq!(c.database_path, None);
         assert!(c.enable);
         assert_eq!(c.message_type, "python-logstash");
@@ -212,6 +234,8 @@ mod tests {
         );
         assert!(err(r#"{"host":"h","overflow_policy":"x"}"#).starts_with("overflow_policy:"));
         assert!(err(r#"{"host":"h","database_path":""}"#).starts_with("database_path:"));
+        assert!(err(r#"{"host":"h","level":"NOTICE"}"#).starts_with("level: unknown level"));
+        assert!(err(r#"{"host":"h","level":20}"#).starts_with("level: expected a string"));
     }
 
     #[test]
@@ -306,6 +330,45 @@ mod tests {
         assert!(
             undocumented.is_empty() && unknown.is_empty(),
             "README Configuration table: missing {undocumented:?}, not accepted by the parser {unknown:?}"
+        );
+    }
+
+    #[test]
+    fn python_logstash_async_names_are_accepted() {
+        for (class, kind) in [
+            ("TcpTransport", TransportKind::Tcp),
+            ("UdpTransport", TransportKind::Udp),
+            ("BeatsTransport", TransportKind::Beats),
+            ("HttpTransport", TransportKind::Http),
+        ] {
+            let json = format!(r#"{{"host":"h","transport":"logstash_async.transport.{class}"}}"#);
+            assert_eq!(Config::from_json(json.as_bytes()).unwrap().transport, kind);
+        }
+        assert!(
+            err(r#"{"host":"h","transport":"logstash_async.transport.Kafka"}"#)
+                .starts_with("transport: unknown transport")
+        );
+        assert!(
+            err(r#"{"host":"h","transport":"mymodule.TcpTransport"}"#).starts_with("transport:")
+        );
+        for name in ["utf-8", "UTF-8", "utf8", "utf_8"] {
+            let json = format!(r#"{{"host":"h","encoding":"{name}"}}"#);
+            Config::from_json(json.as_bytes()).unwrap();
+        }
+        let e = err(r#"{"host":"h","encoding":"latin-1"}"#);
+        assert!(
+            e.starts_with("encoding: only \"utf-8\"") && e.contains("latin-1"),
+            "{e}"
+        );
+        assert!(err(r#"{"host":"h","encoding":1}"#).starts_with("encoding: expected a string"));
+        // HttpTransport's path has no leading slash ("{host}:{port}/{path}").
+        let path = |p: &str| {
+            let json = format!(r#"{{"host":"h","transport":"http","path":"{p}"}}"#);
+            Config::from_json(json.as_bytes()).unwrap().http.path
+        };
+        assert_eq!(
+            (path("logs/in"), path("/logs/in"), path("")),
+            ("/logs/in".into(), "/logs/in".into(), "/".into())
         );
     }
 

@@ -2,7 +2,7 @@
 //! writes it and the README shows it) and how a value is checked and stored.
 //! Each concern's file declares its options in a table; `ALL` lists them.
 
-use super::{beats, http, layout, limits, tls, transport, worker, Config};
+use super::{beats, brokers, http, layout, limits, shaping, tls, transport, worker, Config};
 use serde_json::Value;
 
 /// Checks an option's value and stores it; the error starts with the
@@ -37,12 +37,14 @@ pub(crate) fn read_by_parse(_: &mut Config, _: &str, _: &Value) -> Result<(), St
 }
 
 /// Every option, by concern.
-const ALL: [&[ConfigOption]; 7] = [
+const ALL: [&[ConfigOption]; 9] = [
     transport::OPTIONS,
     beats::OPTIONS,
     http::OPTIONS,
+    brokers::OPTIONS,
     tls::OPTIONS,
     layout::OPTIONS,
+    shaping::OPTIONS,
     limits::OPTIONS,
     worker::OPTIONS,
 ];

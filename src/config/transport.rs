@@ -1,10 +1,11 @@
 //! Which transport carries the events and its connection options: the
-//! receiver (`host`/`port`; `hosts` in `endpoint.rs`), `loadbalance`, the
+//! receiver (`host`/`port`; `hosts` in `endpoint.rs`, `kafka_brokers` in
+//! `brokers.rs`), `loadbalance`, the
 //! socket timeout and the retry backoff.
 
 use super::options::{option, read_by_parse, ConfigOption};
 use super::read::{boolean, int_in, kind, seconds, string};
-use super::Config;
+use super::{brokers, Config};
 use serde_json::{Map, Value};
 
 /// Which wire protocol the worker speaks.
@@ -21,6 +22,10 @@ pub enum TransportKind {
     Http,
     /// The host's own delivery function (`logstash_async_create_with_transport`).
     Custom,
+    /// Each event a message of a Kafka topic (librdkafka), acknowledged by the brokers.
+    Kafka,
+    /// RPUSH of each event to a Redis list (Logstash's redis input, `data_type => "list"`).
+    Redis,
 }
 
 pub(super) const OPTIONS: &[ConfigOption] = &[
@@ -31,14 +36,17 @@ pub(super) const OPTIONS: &[ConfigOption] = &[
         Ok(())
     }),
     option("transport", "\"tcp\"", |c, k, v| {
-        c.transport = match string(k, v)?.as_str() {
+        let name = string(k, v)?;
+        c.transport = match python_class(&name).unwrap_or(&name) {
             "tcp" => TransportKind::Tcp,
             "udp" => TransportKind::Udp,
             "beats" => TransportKind::Beats,
             "http" => TransportKind::Http,
+            "kafka" => TransportKind::Kafka,
+            "redis" => TransportKind::Redis,
             other => {
                 return Err(format!(
-                    "transport: unknown transport \"{other}\" (expected \"tcp\", \"udp\", \"beats\" or \"http\")"
+                    "transport: unknown transport \"{other}\" (expected \"tcp\", \"udp\", \"beats\", \"http\", \"kafka\" or \"redis\")"
                 ))
             }
         };
@@ -62,13 +70,26 @@ pub(super) const OPTIONS: &[ConfigOption] = &[
     }),
 ];
 
+/// python-logstash-async's transport classes, as its handler takes them
+/// (`transport="logstash_async.transport.TcpTransport"`): our name for one.
+fn python_class(name: &str) -> Option<&'static str> {
+    Some(match name.strip_prefix("logstash_async.transport.")? {
+        "TcpTransport" => "tcp",
+        "UdpTransport" => "udp",
+        "BeatsTransport" => "beats",
+        "HttpTransport" => "http",
+        _ => return None,
+    })
+}
+
 /// `host`, read before every other option: required (a non-empty string)
-/// unless `hosts` is given or the handle has a custom transport, and not
-/// together with `hosts`.
+/// unless `hosts` (or `kafka_brokers`) is given or the handle has a custom
+/// transport, and not together with `hosts`.
 pub(super) fn host(map: &Map<String, Value>, host_required: bool) -> Result<String, String> {
     let hosts_given = !matches!(map.get("hosts"), None | Some(Value::Null));
+    let listed = hosts_given || brokers::lists_brokers(map);
     match map.get("host") {
-        None | Some(Value::Null) if hosts_given || !host_required => Ok(String::new()),
+        None | Some(Value::Null) if listed || !host_required => Ok(String::new()),
         None | Some(Value::Null) => {
             Err("host: required (a host name or IP address) unless hosts is given".into())
         }

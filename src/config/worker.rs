@@ -1,6 +1,6 @@
 //! Options of the worker: whether it ships at all, where it stores events
-//! (`database_path`), how it batches them, and whether it reports errors
-//! on stderr.
+//! (`database_path`), how it batches them, whether it reports errors on
+//! stderr, and the name its statistics carry (`handle_name`).
 
 use super::options::{option, ConfigOption};
 use super::read::{boolean, int_in, opt_string, seconds};
@@ -40,6 +40,18 @@ pub(super) const OPTIONS: &[ConfigOption] = &[
     }),
     option("stderr_errors", "true", |c, k, v| {
         c.stderr_errors = boolean(k, v)?;
+        Ok(())
+    }),
+    option("handle_name", "null", |c, k, v| {
+        c.handle_name = match opt_string(k, v)? {
+            Some(name) if name.trim().is_empty() => {
+                return Err("handle_name: must not be empty (null numbers the handles)".into())
+            }
+            Some(name) if name.len() > 200 || name.chars().any(char::is_control) => {
+                return Err("handle_name: expected a short name without control characters".into())
+            }
+            other => other,
+        };
         Ok(())
     }),
 ];

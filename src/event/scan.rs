@@ -177,8 +177,10 @@ fn special_bytes(w: u64) -> u64 {
 }
 
 /// The index of the first `"`, `\\` or control character from b[i] on (or
-/// the end): eight bytes at a time, as strings are mostly plain text.
-fn skip_plain(b: &[u8], mut i: usize) -> usize {
+/// the end): eight bytes at a time, as strings are mostly plain text. (The
+/// bytes JSON must escape: `build.rs` copies the runs between them.)
+#[inline]
+pub(crate) fn skip_plain(b: &[u8], mut i: usize) -> usize {
     while let Some(chunk) = b.get(i..i + 8) {
         let hits = special_bytes(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
         if hits != 0 {

@@ -2,45 +2,13 @@
 //! documentation (cbindgen), so they state ownership, thread-safety, blocking
 //! behaviour and errors for C programmers.
 
-use super::boundary::{code, guard, guard_value, opt_str, write_message};
+use super::boundary::{code, guard, guard_value, opt_str, write_message, write_whole};
+use super::handle::{self, handle, logstash_async_handle, new_handle, Fences};
+use crate::result::logstash_async_result;
 use crate::result::ResultCode;
 use crate::Client;
 use std::ffi::{c_char, c_int};
 use std::time::Duration;
-
-/// Marks a live handle; anything else behind a pointer is refused (a best-effort
-/// check against garbage or freed pointers, not a guarantee).
-const HANDLE_MAGIC: u64 = 0x4c53_4153_594e_4331; // "LSASYNC1"
-
-/// An opaque logging handle: an in-memory queue, a SQLite buffer and one
-/// background worker thread. Create it with `logstash_async_create`, release it
-/// with `logstash_async_shutdown`.
-#[allow(non_camel_case_types)]
-pub struct logstash_async_handle {
-    magic: u64,
-    client: Client,
-}
-
-/// A new handle owning `client`, for the create functions of other modules.
-pub(super) fn new_handle(client: Client) -> *mut logstash_async_handle {
-    Box::into_raw(Box::new(logstash_async_handle {
-        magic: HANDLE_MAGIC,
-        client,
-    }))
-}
-
-/// # Safety
-/// `h` is NULL or a pointer returned by `logstash_async_create` and not yet shut down.
-unsafe fn handle<'a>(h: *const logstash_async_handle) -> Result<&'a Client, ResultCode> {
-    if h.is_null() {
-        return Err(ResultCode::LOGSTASH_ASYNC_NULL_ARGUMENT);
-    }
-    let h = &*h;
-    if h.magic != HANDLE_MAGIC {
-        return Err(ResultCode::LOGSTASH_ASYNC_INVALID_ARGUMENT);
-    }
-    Ok(&h.client)
-}
 
 /// Creates a handle from a JSON configuration object (a NUL-terminated UTF-8
 /// string) with python-logstash-async's option names, e.g.
@@ -83,10 +51,7 @@ pub unsafe extern "C" fn logstash_async_create(
         match result {
             Ok(client) => {
                 write_message(error_buf, error_buf_len, "");
-                Box::into_raw(Box::new(logstash_async_handle {
-                    magic: HANDLE_MAGIC,
-                    client,
-                }))
+                new_handle(client, Fences::default())
             }
             Err(message) => {
                 write_message(error_buf, error_buf_len, &message);
@@ -111,7 +76,10 @@ pub unsafe extern "C" fn logstash_async_create(
 /// LOGSTASH_ASYNC_INVALID_JSON, LOGSTASH_ASYNC_NOT_AN_OBJECT,
 /// LOGSTASH_ASYNC_EVENT_TOO_LARGE (over `max_event_bytes`),
 /// LOGSTASH_ASYNC_QUEUE_FULL (over `max_queue_events`; counted as dropped),
-/// LOGSTASH_ASYNC_SHUTTING_DOWN, LOGSTASH_ASYNC_FORKED.
+/// LOGSTASH_ASYNC_SHUTTING_DOWN, LOGSTASH_ASYNC_CLOSED, LOGSTASH_ASYNC_FORKED.
+/// With a `level` option above DEBUG, an event whose own `level` names a
+/// lower level (INFO when it has none) is discarded after the checks and
+/// before the copy (OK; counted in `below_level`).
 ///
 /// Thread-safety: safe to call from any number of threads at once.
 ///
@@ -122,7 +90,7 @@ pub unsafe extern "C" fn logstash_async_emit_json(
     h: *mut logstash_async_handle,
     event_json: *const c_char,
     len: usize,
-) -> ResultCode {
+) -> logstash_async_result {
     guard(|| {
         let client = match handle(h) {
             Ok(c) => c,
@@ -141,12 +109,17 @@ pub unsafe extern "C" fn logstash_async_emit_json(
     })
 }
 
-/// Logs a plain message. `level` is a level name (Python's: "DEBUG", "INFO",
-/// "WARNING", "ERROR", "CRITICAL"; NULL means "INFO"), `logger_name` goes to
-/// the `logger_name` extra field (NULL: omitted), `message` (required) to
+/// Logs a plain message. `level` is a level name: "DEBUG", "INFO",
+/// "WARNING", "ERROR", "CRITICAL" (Python's), or "WARN" and "FATAL" (sent as
+/// WARNING and CRITICAL), in any case; NULL means "INFO"; another name is
+/// refused with LOGSTASH_ASYNC_UNKNOWN_LEVEL. `logger_name` goes to the
+/// `logger_name` extra field (NULL: omitted), `message` (required) to
 /// `message`. All are NUL-terminated UTF-8, only read during the call.
+/// `logstash_async_log_fields` adds typed fields; the LOGSTASH_ASYNC_INFO...
+/// macros the caller's location.
 ///
-/// Same cost, errors and thread-safety as `logstash_async_emit_json`.
+/// Same cost, errors and thread-safety as `logstash_async_emit_json`; below
+/// the `level` option the message is discarded (OK, counted).
 ///
 /// # Safety
 /// `h` is NULL or a live handle; each string is NULL or NUL-terminated.
@@ -156,7 +129,7 @@ pub unsafe extern "C" fn logstash_async_log(
     level: *const c_char,
     logger_name: *const c_char,
     message: *const c_char,
-) -> ResultCode {
+) -> logstash_async_result {
     guard(|| {
         let client = match handle(h) {
             Ok(c) => c,
@@ -193,7 +166,7 @@ pub unsafe extern "C" fn logstash_async_set_extra(
     h: *mut logstash_async_handle,
     key: *const c_char,
     value_json: *const c_char,
-) -> ResultCode {
+) -> logstash_async_result {
     guard(|| {
         let client = match handle(h) {
             Ok(c) => c,
@@ -231,7 +204,7 @@ pub unsafe extern "C" fn logstash_async_set_extra(
 pub unsafe extern "C" fn logstash_async_flush(
     h: *mut logstash_async_handle,
     timeout_ms: u32,
-) -> ResultCode {
+) -> logstash_async_result {
     guard(|| match handle(h) {
         Ok(client) => code(client.flush(Duration::from_millis(u64::from(timeout_ms)))),
         Err(e) => e,
@@ -252,7 +225,7 @@ pub unsafe extern "C" fn logstash_async_flush(
 pub unsafe extern "C" fn logstash_async_flush_mark(
     h: *mut logstash_async_handle,
     mark: *mut u64,
-) -> ResultCode {
+) -> logstash_async_result {
     guard(|| {
         if mark.is_null() {
             return ResultCode::LOGSTASH_ASYNC_NULL_ARGUMENT;
@@ -279,7 +252,7 @@ pub unsafe extern "C" fn logstash_async_flush_to(
     h: *mut logstash_async_handle,
     mark: u64,
     timeout_ms: u32,
-) -> ResultCode {
+) -> logstash_async_result {
     guard(|| match handle(h) {
         Ok(client) => code(client.flush_to(mark, Duration::from_millis(u64::from(timeout_ms)))),
         Err(e) => e,
@@ -287,53 +260,52 @@ pub unsafe extern "C" fn logstash_async_flush_to(
 }
 
 /// Delivers what it can within `timeout_ms`, closes the connection cleanly,
-/// stops and joins the worker thread, and frees the handle. Events not
-/// delivered by then stay in the database file (when `database_path` is a
-/// file) and are sent by the next handle that opens it; with ":memory:" they
-/// are lost and counted.
+/// stops and joins the worker thread, and frees the handle's resources.
+/// Events not delivered by then stay in the database file (when
+/// `database_path` is a file) and are sent by the next handle that opens it;
+/// with ":memory:" they are lost and counted.
 ///
 /// Returns LOGSTASH_ASYNC_OK (everything delivered, or dropped by a documented
 /// limit and counted), LOGSTASH_ASYNC_STORED_NOT_SENT
 /// (some remain in the file), or LOGSTASH_ASYNC_TIMEOUT (some were lost).
-/// In all cases `h` is freed and must not be used again. NULL is accepted (OK).
+/// NULL is accepted (OK).
+///
+/// After it returns, `h` is a closed handle: a second shutdown and every
+/// other call on it return LOGSTASH_ASYNC_CLOSED and do nothing (the few
+/// bytes of the handle itself are never freed, so such a call is harmless).
+/// No callback of the handle (custom transport, notice callback) runs after
+/// it returned, except a custom transport's `close_fn` (see
+/// `logstash_async_create_with_transport`).
 ///
 /// Blocking: at most about `timeout_ms` + 250 ms, whatever the network does (a
 /// worker stuck in the kernel is interrupted, and left to exit on its own if
-/// need be). Thread-safety: must not race any other call on the same handle;
-/// call it once, after the threads using the handle are done. In a forked
-/// child it frees nothing of the parent's and returns LOGSTASH_ASYNC_FORKED.
+/// need be); with a custom transport without `close_fn`, also until a
+/// `send_fn` call in progress has returned, and until a notice callback in
+/// progress has returned. Thread-safety: must not race any other call on the
+/// same handle; call it after the threads using the handle are done. In a
+/// forked child it frees nothing of the parent's and returns
+/// LOGSTASH_ASYNC_FORKED.
 ///
 /// # Safety
-/// `h` is NULL or a live handle, not used by any other thread during or after the call.
+/// `h` is NULL or a handle from a create function, not used by any other
+/// thread during the call.
 #[no_mangle]
 pub unsafe extern "C" fn logstash_async_shutdown(
     h: *mut logstash_async_handle,
     timeout_ms: u32,
-) -> ResultCode {
+) -> logstash_async_result {
     guard(|| {
         if h.is_null() {
             return ResultCode::LOGSTASH_ASYNC_OK;
         }
-        if (*h).magic != HANDLE_MAGIC {
-            return ResultCode::LOGSTASH_ASYNC_INVALID_ARGUMENT;
-        }
-        let result = code(
-            (*h).client
-                .shutdown(Duration::from_millis(u64::from(timeout_ms))),
-        );
-        if result == ResultCode::LOGSTASH_ASYNC_FORKED {
-            // The child must not free (or drop) state its parent owns.
-            return result;
-        }
-        (*h).magic = 0;
-        drop(Box::from_raw(h));
-        result
+        handle::shutdown(h, Duration::from_millis(u64::from(timeout_ms)))
     })
 }
 
 /// Writes the handle's counters as a JSON object to `buf` (NUL-terminated):
-/// emitted, rejected, queued, buffered, sent, resent, the dropped_* counters by
-/// reason, expired, send_errors, connects, database_errors and last_error.
+/// emitted, rejected, below_level, queued, buffered, sent, resent, the
+/// dropped_* counters by reason, expired, send_errors, connects,
+/// database_errors and last_error.
 /// `*out_len` (if not NULL) receives the length the JSON needs, without the NUL.
 ///
 /// Returns LOGSTASH_ASYNC_OK, LOGSTASH_ASYNC_BUFFER_TOO_SMALL (nothing useful
@@ -350,7 +322,7 @@ pub unsafe extern "C" fn logstash_async_stats_json(
     buf: *mut c_char,
     buf_len: usize,
     out_len: *mut usize,
-) -> ResultCode {
+) -> logstash_async_result {
     guard(|| {
         let client = match handle(h) {
             Ok(c) => c,
@@ -361,15 +333,7 @@ pub unsafe extern "C" fn logstash_async_stats_json(
             Err(e) => return e,
         };
         let json = serde_json::to_string(&stats).unwrap_or_else(|_| "{}".into());
-        if !out_len.is_null() {
-            *out_len = json.len();
-        }
-        if buf.is_null() || buf_len <= json.len() {
-            write_message(buf, buf_len, "");
-            return ResultCode::LOGSTASH_ASYNC_BUFFER_TOO_SMALL;
-        }
-        write_message(buf, buf_len, &json);
-        ResultCode::LOGSTASH_ASYNC_OK
+        write_whole(buf, buf_len, out_len, &json)
     })
 }
 

@@ -53,3 +53,26 @@ pub unsafe fn write_message(buf: *mut c_char, len: usize, message: &str) {
     std::ptr::copy_nonoverlapping(message.as_ptr(), buf.cast::<u8>(), n);
     *buf.add(n) = 0;
 }
+
+/// Copies `text` whole into a caller's buffer (NUL-terminated) and its
+/// length into `*out_len` (if not NULL): BUFFER_TOO_SMALL, with an empty
+/// string, when it does not fit, never a cut text.
+///
+/// # Safety
+/// `buf` is NULL or writable for `len` bytes; `out_len` is NULL or writable.
+pub unsafe fn write_whole(
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+    text: &str,
+) -> ResultCode {
+    if !out_len.is_null() {
+        *out_len = text.len();
+    }
+    if buf.is_null() || len <= text.len() {
+        write_message(buf, len, "");
+        return ResultCode::LOGSTASH_ASYNC_BUFFER_TOO_SMALL;
+    }
+    write_message(buf, len, text);
+    ResultCode::LOGSTASH_ASYNC_OK
+}

@@ -117,7 +117,7 @@ impl LogstashLayout {
     /// Appends one formatted event (no trailing newline) to `out`. The event
     /// must pass `validate` (every queued event did); any other input is
     /// refused with an error and nothing appended.
-    pub fn format(&self, ev: EventRef<'_>, out: &mut Vec<u8>) -> Result<(), String> {
+    pub fn format<'a>(&self, ev: EventRef<'a>, out: &mut Vec<u8>) -> Result<(), String> {
         let text = std::str::from_utf8(ev.json).map_err(|e| e.to_string())?;
         let thread_name = self.thread_names.get(ev.thread_name);
 
@@ -128,8 +128,7 @@ impl LogstashLayout {
         let mut event_extra: Vec<ExtraField> = self.scratch.take();
         let mut prefixed = None;
         let mut bad_key = false;
-        // One pass checks the event and splits its members (no tree).
-        let is_object = scan::scan(text, |m| {
+        let mut member = |m: scan::Member<'a>| {
             let Some(key) = m.decoded_key() else {
                 bad_key = true;
                 return;
@@ -141,8 +140,14 @@ impl LogstashLayout {
             } else {
                 event_extra.push((key, m.value));
             }
-        })
-        .map_err(|_| "not a valid JSON event".to_owned())?;
+        };
+        // The thread's context first: the event's own members win over it.
+        if let Some(context) = ev.context {
+            context.members().for_each(&mut member);
+        }
+        // One pass checks the event and splits its members (no tree).
+        let is_object =
+            scan::scan(text, &mut member).map_err(|_| "not a valid JSON event".to_owned())?;
         if !is_object || bad_key {
             return Err("not a valid JSON object".to_owned());
         }

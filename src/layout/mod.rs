@@ -11,8 +11,11 @@ mod json;
 mod logstash;
 mod timestamp;
 
+pub(crate) use timestamp::format_timestamp;
+
 use crate::config::{Config, LayoutKind};
 use crate::event::EventRef;
+use crate::shaping::Shaper;
 use serde_json::value::RawValue;
 
 /// The configured layout: one per worker, on the worker thread.
@@ -20,6 +23,8 @@ pub struct Layout {
     kind: Kind,
     /// Escape non-ASCII as `\uXXXX`, as Python's `json.dumps` does by default.
     ensure_ascii: bool,
+    /// Renames, drops and masks (None without shaping options: no cost).
+    shaper: Option<Box<Shaper>>,
 }
 
 /// Both variants boxed, as the two layouts differ much in size.
@@ -41,6 +46,7 @@ impl Layout {
         Layout {
             kind,
             ensure_ascii: config.ensure_ascii,
+            shaper: Shaper::new(&config.shaping).map(Box::new),
         }
     }
 
@@ -62,6 +68,9 @@ impl Layout {
         match &self.kind {
             Kind::Logstash(layout) => layout.format(ev, out)?,
             Kind::Ecs(layout) => layout.format(ev, out)?,
+        }
+        if let Some(shaper) = &self.shaper {
+            shaper.apply(out, start);
         }
         if self.ensure_ascii {
             json::escape_non_ascii(out, start);
@@ -93,6 +102,7 @@ pub(crate) mod testing {
         let ev = EventRef {
             unix_ms,
             thread_name: &thread,
+            context: None,
             json: event.as_bytes(),
         };
         let mut out = Vec::new();

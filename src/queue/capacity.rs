@@ -9,6 +9,7 @@
 use super::sync::Ordering;
 use super::Queue;
 use crate::config::OverflowPolicy;
+use crate::context::Origin;
 use crate::result::ResultCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -53,7 +54,7 @@ impl Queue {
     pub(super) fn push_evicting(
         &self,
         unix_ms: i64,
-        thread_name: Arc<str>,
+        origin: Arc<Origin>,
         json: &[u8],
         len: u32,
     ) -> Result<(), ResultCode> {
@@ -98,7 +99,7 @@ impl Queue {
         let shard = guards[self.shards.home_index()]
             .as_mut()
             .expect("locked above");
-        self.push_locked(shard, unix_ms, thread_name, json, len);
+        self.push_locked(shard, unix_ms, origin, json, len);
         drop(guards);
         if queued == self.wake.at() {
             self.wake.notify();

@@ -40,14 +40,15 @@ impl<'a> Item<'a> {
         match entry {
             Entry::Event {
                 unix_ms,
-                thread_name,
+                origin,
                 start,
                 len,
             } => Some(Item::Event {
                 seq,
                 event: EventRef {
                     unix_ms: *unix_ms,
-                    thread_name,
+                    thread_name: &origin.thread_name,
+                    context: origin.context.as_ref(),
                     json: &bytes[*start as usize..(*start + *len) as usize],
                 },
             }),

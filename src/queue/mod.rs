@@ -23,6 +23,7 @@ mod wake;
 pub use drain::{Drained, Item};
 
 use crate::config::OverflowPolicy;
+use crate::context::Origin;
 use crate::result::ResultCode;
 use block::Entry;
 use occupancy::Occupancy;
@@ -118,7 +119,7 @@ impl Queue {
     pub fn push_event(
         &self,
         unix_ms: i64,
-        thread_name: Arc<str>,
+        origin: Arc<Origin>,
         json: &[u8],
     ) -> Result<(), ResultCode> {
         let Ok(len) = u32::try_from(json.len()) else {
@@ -133,7 +134,7 @@ impl Queue {
                 OverflowPolicy::DropNewest => return Err(ResultCode::LOGSTASH_ASYNC_QUEUE_FULL),
                 OverflowPolicy::Block => self.reserve_waiting()?,
                 OverflowPolicy::DropOldest => {
-                    return self.push_evicting(unix_ms, thread_name, json, len)
+                    return self.push_evicting(unix_ms, origin, json, len)
                 }
             },
         };
@@ -143,7 +144,7 @@ impl Queue {
             self.hot.0.occupancy.unreserve();
             return Err(ResultCode::LOGSTASH_ASYNC_SHUTTING_DOWN);
         }
-        self.push_locked(&mut shard, unix_ms, thread_name, json, len);
+        self.push_locked(&mut shard, unix_ms, origin, json, len);
         drop(shard);
         if queued == self.wake.at() {
             self.wake.notify();
@@ -156,7 +157,7 @@ impl Queue {
         &self,
         shard: &mut Shard,
         unix_ms: i64,
-        thread_name: Arc<str>,
+        origin: Arc<Origin>,
         json: &[u8],
         len: u32,
     ) {
@@ -168,7 +169,7 @@ impl Queue {
             seq,
             Entry::Event {
                 unix_ms,
-                thread_name,
+                origin,
                 start,
                 len,
             },

@@ -35,7 +35,7 @@ fn queue(capacity: usize, policy: OverflowPolicy) -> Queue {
 #[test]
 fn events_and_extras_keep_their_order_across_blocks() {
     let q = queue(100_000, OverflowPolicy::DropNewest);
-    let thread: Arc<str> = Arc::from("t");
+    let thread = Origin::named("t");
     let big = format!("\"{}\"", "x".repeat(BLOCK_BYTES + 10));
     let mut expected = Vec::new();
     for i in 0..3000 {
@@ -65,7 +65,7 @@ fn blocks_beyond_the_slab_come_from_the_heap_and_slots_are_reused() {
     // take a block each: 200 blocks, most of them on the heap.
     let q = Queue::with_shards(8, 200, 1000, OverflowPolicy::DropNewest, Duration::ZERO);
     assert!(q.pool.has_slab(), "the mapping is made");
-    let t: Arc<str> = Arc::from("t");
+    let t = Origin::named("t");
     for round in 0..3 {
         let events: Vec<String> = (0..200)
             .map(|i| format!("\"{round}:{i}:{}\"", "x".repeat(40_000)))
@@ -97,7 +97,7 @@ fn blocks_beyond_the_slab_come_from_the_heap_and_slots_are_reused() {
 
 #[test]
 fn tiny_and_huge_capacities_work() {
-    let t: Arc<str> = Arc::from("t");
+    let t = Origin::named("t");
     for capacity in [1, 2, 1 << 40, usize::MAX / 2] {
         let q = queue(capacity, OverflowPolicy::DropNewest);
         q.push_event(0, t.clone(), b"1").unwrap();
@@ -115,7 +115,7 @@ fn tiny_and_huge_capacities_work() {
 #[test]
 fn capacity_counts_events_the_worker_still_holds() {
     let q = queue(3, OverflowPolicy::DropNewest);
-    let t: Arc<str> = Arc::from("t");
+    let t = Origin::named("t");
     for _ in 0..3 {
         assert!(q.push_event(0, t.clone(), b"{}").is_ok());
     }
@@ -137,7 +137,7 @@ fn capacity_counts_events_the_worker_still_holds() {
 #[test]
 fn drop_oldest_evicts_the_oldest_queued_event_and_keeps_extras() {
     let q = queue(2, OverflowPolicy::DropOldest);
-    let t: Arc<str> = Arc::from("t");
+    let t = Origin::named("t");
     q.push_set_extra("k".into(), None).unwrap();
     for i in 0..5 {
         assert!(q
@@ -151,7 +151,7 @@ fn drop_oldest_evicts_the_oldest_queued_event_and_keeps_extras() {
 #[test]
 fn a_thread_that_moves_to_another_shard_keeps_its_order() {
     let q = Queue::with_shards(8, 1000, 10, OverflowPolicy::DropNewest, Duration::ZERO);
-    let t: Arc<str> = Arc::from("t");
+    let t = Origin::named("t");
     q.push_event(0, t.clone(), b"1").unwrap();
     let home = home_shard() & 7;
     // The home shard busy (as if its holder were preempted): the next
@@ -168,7 +168,7 @@ fn a_thread_that_moves_to_another_shard_keeps_its_order() {
 #[test]
 fn an_extra_set_on_one_thread_precedes_events_queued_after_it_on_others() {
     let q = Queue::with_shards(8, 1000, 10, OverflowPolicy::DropNewest, Duration::ZERO);
-    let t: Arc<str> = Arc::from("t");
+    let t = Origin::named("t");
     std::thread::scope(|s| {
         s.spawn(|| q.push_event(0, t.clone(), b"before").unwrap());
     });
@@ -191,7 +191,7 @@ fn run_concurrently(q: &Queue, producers: usize, per: usize) -> (Vec<(u64, Strin
             .map(|p| {
                 let (q, done, start) = (&q, &done, &start);
                 s.spawn(move || {
-                    let t: Arc<str> = Arc::from("t");
+                    let t = Origin::named("t");
                     start.wait();
                     let mut accepted = 0;
                     for i in 0..per {
@@ -261,7 +261,7 @@ fn concurrent_producers_never_exceed_the_capacity() {
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 s.spawn(|| {
-                    let t: Arc<str> = Arc::from("t");
+                    let t = Origin::named("t");
                     (0..10_000)
                         .filter(|_| q.push_event(0, t.clone(), b"{}").is_ok())
                         .count()
@@ -293,7 +293,7 @@ fn concurrent_drop_oldest_keeps_the_newest_events() {
         for p in 0..4 {
             let q = &q;
             s.spawn(move || {
-                let t: Arc<str> = Arc::from("t");
+                let t = Origin::named("t");
                 for i in 0..2000 {
                     q.push_event(0, t.clone(), format!("{p}:{i}").as_bytes())
                         .unwrap();
@@ -314,7 +314,7 @@ fn concurrent_drop_oldest_keeps_the_newest_events() {
 #[test]
 fn block_waits_for_room_and_close_refuses() {
     let q = Queue::with_shards(8, 2, 1, OverflowPolicy::Block, Duration::from_secs(30));
-    let t: Arc<str> = Arc::from("t");
+    let t = Origin::named("t");
     q.push_event(0, t.clone(), b"1").unwrap();
     q.push_event(0, t.clone(), b"2").unwrap();
     std::thread::scope(|s| {

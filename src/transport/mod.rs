@@ -8,6 +8,9 @@ pub mod beats;
 pub mod callback;
 pub mod hosts;
 pub mod http;
+#[cfg(feature = "kafka")]
+pub mod kafka;
+pub mod redis;
 mod stream;
 pub mod tcp;
 pub mod tls;
@@ -15,6 +18,7 @@ pub mod udp;
 
 use crate::buffer::Chunk;
 use crate::config::{Config, TransportKind};
+use crate::stats::Counters;
 use std::time::Instant;
 
 /// What a successful send means for the chunk's rows.
@@ -83,8 +87,18 @@ pub trait Transport: Send {
 
     /// Why events of the last send were rejected by the receiver (counted in
     /// `Sent::Delivered::rejected`, or among a `SendError`'s `delivered_prefix`),
-    /// for the worker to report. Taken once.
+    /// for the worker to report. Taken once. Also asked after a successful
+    /// `confirmed_through`: then `in_failed_prefix` counts the events among the
+    /// writes just confirmed that were refused for good (dropped, not delivered).
     fn take_rejection(&mut self) -> Option<Rejection> {
+        None
+    }
+
+    /// A trouble the transport works through by itself (a broker down,
+    /// credentials refused) while its unconfirmed writes stay valid: the worker
+    /// reports it like a failed send (counted, on stderr rate-limited, seen by
+    /// flush) but voids and resends nothing. Taken once.
+    fn take_trouble(&mut self) -> Option<String> {
         None
     }
 
@@ -127,7 +141,12 @@ impl Interrupter {
 
 /// Builds the configured transport. TLS material is loaded here, on the
 /// caller's thread inside create, so a bad file fails create with its name.
-pub fn build(config: &Config, interrupter: Interrupter) -> Result<Box<dyn Transport>, String> {
+/// A transport with counters of its own updates them in `counters`.
+pub fn build(
+    config: &Config,
+    interrupter: Interrupter,
+    counters: &Counters,
+) -> Result<Box<dyn Transport>, String> {
     let tls = || -> Result<Option<tls::TlsSettings>, String> {
         if config.tls.enable {
             Ok(Some(tls::TlsSettings::load(&config.tls, &config.host)?))
@@ -166,8 +185,38 @@ pub fn build(config: &Config, interrupter: Interrupter) -> Result<Box<dyn Transp
             config.port,
         ))),
         TransportKind::Http => Ok(Box::new(http::HttpTransport::new(config)?)),
+        #[cfg(feature = "kafka")]
+        TransportKind::Kafka => Ok(Box::new(kafka::KafkaTransport::new(
+            config,
+            counters.kafka.clone(),
+        )?)),
+        #[cfg(not(feature = "kafka"))]
+        TransportKind::Kafka => {
+            let _ = counters;
+            Err("transport: this build of the library has no Kafka support (cargo feature \"kafka\")".into())
+        }
+        TransportKind::Redis => Ok(Box::new(redis::RedisTransport::new(
+            hosts(),
+            config,
+            tls()?,
+            interrupter,
+        ))),
         TransportKind::Custom => {
             Err("transport: a custom transport needs its send function (logstash_async_create_with_transport)".into())
         }
+    }
+}
+
+#[cfg(all(test, not(feature = "kafka")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_without_the_feature_fails_create_saying_so() {
+        let config = Config::from_json(br#"{"transport":"kafka","host":"k"}"#).unwrap();
+        let err = build(&config, Interrupter::default(), &Counters::default())
+            .err()
+            .expect("refused");
+        assert!(err.contains("no Kafka support"), "{err}");
     }
 }

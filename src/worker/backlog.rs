@@ -221,6 +221,7 @@ impl Backlog {
         // Counters first: a flush woken by finish_chunks sees them current.
         self.publish();
         self.finish_chunks(&ids);
+        self.reclaim_space();
     }
 
     /// After a partial delivery: the chunk keeps only the events not yet
@@ -289,6 +290,16 @@ impl Backlog {
             self.forget(victim);
         }
         self.publish();
+        self.reclaim_space();
+    }
+
+    /// After deletions: gives the disk space of a drained backlog back
+    /// (buffer/vacuum.rs decides when it is worth it).
+    fn reclaim_space(&mut self) {
+        if let Err(e) = self.buffer.reclaim_space(self.events == 0) {
+            self.shared
+                .database_error("give free space back to the file system", &e);
+        }
     }
 
     /// Switches to `memory` after the database file failed. This session's

@@ -203,15 +203,19 @@ impl Rows {
     }
 }
 
-/// Most events per stored row. A TCP/TLS stream or UDP datagrams look the
-/// same to the receiver whatever the rows, so there rows grow to
+/// Most events per stored row. A TCP/TLS stream, UDP datagrams and the
+/// broker transports (kafka, redis: a message or list element per event) look
+/// the same to the receiver whatever the rows, so there rows grow to
 /// BIG_ROW_EVENTS. Elsewhere a row is a batch the receiver sees (HTTP
 /// requests, Beats windows, the C callback's batches) and holds at most
 /// `queued_events_batch_size`; likewise with load balancing (a row goes to one
 /// host) and with database limits (whole rows are refused or evicted).
 fn row_events(config: &Config) -> usize {
     let batch = config.queued_events_batch_size.max(1);
-    let stream = matches!(config.transport, TransportKind::Tcp | TransportKind::Udp);
+    let stream = matches!(
+        config.transport,
+        TransportKind::Tcp | TransportKind::Udp | TransportKind::Kafka | TransportKind::Redis
+    );
     if stream
         && !config.loadbalance
         && config.max_database_events.is_none()
@@ -232,9 +236,17 @@ mod tests {
     }
 
     #[test]
-    fn only_plain_streams_store_rows_bigger_than_a_batch() {
+    fn only_streams_and_brokers_store_rows_bigger_than_a_batch() {
         assert_eq!(rows_of(r#"{"host":"h"}"#), BIG_ROW_EVENTS);
         assert_eq!(rows_of(r#"{"host":"h","transport":"udp"}"#), BIG_ROW_EVENTS);
+        assert_eq!(
+            rows_of(r#"{"host":"h","transport":"kafka"}"#),
+            BIG_ROW_EVENTS
+        );
+        assert_eq!(
+            rows_of(r#"{"host":"h","transport":"redis"}"#),
+            BIG_ROW_EVENTS
+        );
         assert_eq!(
             rows_of(r#"{"host":"h","queued_events_batch_size":5000}"#),
             5000

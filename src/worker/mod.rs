@@ -58,6 +58,10 @@ pub fn spawn(
                     "panic",
                     "internal error: the worker thread panicked; undelivered events stay in the database file (if any)",
                 );
+                let notices = &shared.reporter.notices;
+                notices.flush_held();
+                let tell = || notices.dispatch(&shared.counters);
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(tell));
                 shared.handshake.finished();
             }
         })
@@ -260,6 +264,8 @@ impl Worker {
     }
 
     fn sleep(&self, stopping: bool) {
+        // The application hears of what happened this turn (no lock held).
+        self.shared.reporter.notices.dispatch(&self.shared.counters);
         let now = Instant::now();
         let due = Due {
             confirm: self.window.poll_at(now),
@@ -280,6 +286,10 @@ impl Worker {
         let confirmed = self.window.close(deadline);
         self.backlog.delivered(&confirmed);
         self.backlog.count_lost_at_shutdown();
+        let notices = &self.shared.reporter.notices;
+        notices.dispatch(&self.shared.counters);
+        notices.flush_held();
+        notices.dispatch(&self.shared.counters);
         self.shared.handshake.finished();
     }
 }

@@ -223,6 +223,9 @@ impl SendWindow {
         };
         let mut handed_over = 0usize;
         'turn: while started.elapsed() < SEND_TURN {
+            if !self.transport.ready() {
+                break; // (before the query: a busy transport is asked every turn)
+            }
             let chunks = match backlog.fetch_after(self.sent_through, FETCH_CHUNKS) {
                 Ok(c) => c,
                 Err(e) => {
@@ -304,32 +307,58 @@ impl SendWindow {
     }
 
     /// Chunks whose writes are now confirmed (for the backlog to delete).
-    /// A failed confirmation voids every unconfirmed write.
+    /// A failed confirmation voids every unconfirmed write; events refused
+    /// for good inside confirmed writes are reported and counted as dropped;
+    /// a trouble the transport works through itself is reported.
     pub fn confirm(&mut self, now: Instant) -> Vec<ChunkSize> {
         if self.in_flight.is_empty() {
             return Vec::new();
         }
-        match self.transport.confirmed_through(now) {
-            Ok(ticket) => self.take_confirmed(ticket),
+        let confirmed = match self.transport.confirmed_through(now) {
+            Ok(ticket) => {
+                let refused = self.transport.take_rejection().map_or(0, |r| {
+                    self.report_rejection(&r.message);
+                    r.in_failed_prefix
+                });
+                let confirmed = self.take_confirmed(ticket, refused);
+                if !confirmed.is_empty() && self.failing {
+                    // Deliveries resumed after a trouble (see `troubled`).
+                    self.succeeded();
+                }
+                confirmed
+            }
             Err(e) => {
                 self.failed(&e);
                 Vec::new()
             }
+        };
+        if let Some(message) = self.transport.take_trouble() {
+            self.troubled(&message);
         }
+        confirmed
     }
 
     /// Closes the transport within the deadline: the chunks it confirmed.
     pub fn close(&mut self, deadline: Instant) -> Vec<ChunkSize> {
         let ticket = self.transport.close(deadline.max(Instant::now()));
-        let confirmed = self.take_confirmed(ticket);
+        let refused = self
+            .transport
+            .take_rejection()
+            .map_or(0, |r| r.in_failed_prefix);
+        let confirmed = self.take_confirmed(ticket, refused);
         self.in_flight.clear();
         confirmed
     }
 
-    fn take_confirmed(&mut self, ticket: u64) -> Vec<ChunkSize> {
+    /// The chunks confirmed by `ticket`, of whose events `refused` were
+    /// refused for good (dropped, not sent).
+    fn take_confirmed(&mut self, ticket: u64, refused: u32) -> Vec<ChunkSize> {
         let done = self.in_flight.take_confirmed(ticket);
         let events: u64 = done.iter().map(|c| c.events).sum();
-        Counters::add(&self.shared.counters.sent, events);
+        let refused = u64::from(refused).min(events);
+        let counters = &self.shared.counters;
+        Counters::add(&counters.dropped_undeliverable, refused);
+        Counters::add(&counters.sent, events - refused);
         done
     }
 
@@ -337,6 +366,9 @@ impl SendWindow {
         if self.failing {
             self.failing = false;
             self.shared.handshake.set_failing(false);
+            self.shared
+                .reporter
+                .report("recovered", "delivery recovered");
         }
         self.backoff.reset();
     }
@@ -363,6 +395,22 @@ impl SendWindow {
                 "cannot deliver events: {e}; events stay buffered, retrying in {:.1}s",
                 delay.as_secs_f64()
             ),
+        );
+        self.next_attempt = Instant::now() + delay;
+        self.failing = true;
+        self.shared.handshake.set_failing(true);
+    }
+
+    /// A trouble the transport works through itself (a broker down,
+    /// credentials refused; its writes stay valid): counted and reported like
+    /// a failed send, nothing is resent. New sends wait for the backoff.
+    fn troubled(&mut self, message: &str) {
+        Counters::add(&self.shared.counters.send_errors, 1);
+        self.shared.counters.set_error(message);
+        let delay = self.backoff.next_delay();
+        self.shared.reporter.report(
+            "send",
+            &format!("cannot deliver events: {message}; events stay buffered, retrying"),
         );
         self.next_attempt = Instant::now() + delay;
         self.failing = true;

@@ -2,6 +2,7 @@
  * against the generated header by tests/c_consumer.rs, which starts a
  * loopback receiver and passes its port as argv[1]. Exit status 0 = all good. */
 #include "logstash_async.h"
+#include "logstash_async.h" /* twice: every part of the header is guarded */
 
 #include <stdio.h>
 #include <stdlib.h>

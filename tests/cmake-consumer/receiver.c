@@ -91,7 +91,17 @@ static void *serve(void *arg) {
   return NULL;
 }
 
-receiver *receiver_start(int lifetime_ms) {
+receiver *receiver_start(int lifetime_ms) { return receiver_start_on(0, lifetime_ms); }
+
+int receiver_free_port(void) {
+  receiver *r = receiver_start_on(0, 0);
+  if (r == NULL) return -1;
+  int port = r->port;
+  free(receiver_finish(r));
+  return port;
+}
+
+receiver *receiver_start_on(int port, int lifetime_ms) {
   receiver *r = calloc(1, sizeof *r);
   if (r == NULL) return NULL;
   r->lifetime_ms = lifetime_ms;
@@ -101,7 +111,10 @@ receiver *receiver_start(int lifetime_ms) {
   memset(&addr, 0, sizeof addr);
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons((unsigned short)port);
   socklen_t addr_len = sizeof addr;
+  int reuse = 1;
+  if (r->listen_fd >= 0) setsockopt(r->listen_fd, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
   if (r->listen_fd < 0 || bind(r->listen_fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
       listen(r->listen_fd, 16) != 0 ||
       getsockname(r->listen_fd, (struct sockaddr *)&addr, &addr_len) != 0 ||

@@ -17,6 +17,12 @@ typedef struct receiver receiver;
  * The thread stops by itself after `lifetime_ms`, whatever happens. */
 receiver *receiver_start(int lifetime_ms);
 
+/* The same on a given port (0: a free one). */
+receiver *receiver_start_on(int port, int lifetime_ms);
+
+/* A port nothing listens on now (one a receiver had a moment ago). */
+int receiver_free_port(void);
+
 int receiver_port(const receiver *r);
 
 /* Stops the thread, frees the receiver and returns what arrived as a

@@ -10,7 +10,10 @@
 //! | `http_server.rs` | the HTTP/1.1 receiver |
 //! | `tls_relay.rs` | a TLS front for a plain receiver |
 //! | `pki.rs` | a throwaway CA and certificates |
+//! | `python.rs` | python-logstash-async and prometheus_client from PyPI, in a venv |
 //! | `syslog_ng.rs` | syslog-ng, an independent receiver |
+//! | `kafka.rs` | a Kafka broker (scripts/services/kafka.sh), topics, kcat |
+//! | `redis.rs` | redis-server and redis-cli |
 //! | `c_program.rs` | compiling and running the C programs of tests/c/ |
 //! | `client.rs` | client configurations, waits on statistics |
 //! | `events.rs` | numbered test events and the checks on arrival |
@@ -24,8 +27,12 @@ pub mod c_program;
 pub mod client;
 pub mod events;
 pub mod http_server;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod listener;
 pub mod pki;
+pub mod python;
+pub mod redis;
 pub mod syslog_ng;
 pub mod tcp_sink;
 pub mod tls_relay;

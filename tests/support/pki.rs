@@ -188,9 +188,13 @@ impl Pki {
 
     /// A TLS acceptor presenting `server.crt` (localhost, 127.0.0.1, ::1).
     pub fn acceptor(&self) -> native_tls::TlsAcceptor {
-        let cert = std::fs::read(self.path("server.crt")).unwrap();
-        let key = std::fs::read(self.path("server.key")).unwrap();
-        let identity = native_tls::Identity::from_pkcs8(&cert, &key).expect("server identity");
-        native_tls::TlsAcceptor::new(identity).expect("TLS acceptor")
+        native_tls::TlsAcceptor::new(self.identity("server")).expect("TLS acceptor")
+    }
+
+    /// The certificate `<name>.crt` with its key `<name>.key`.
+    pub fn identity(&self, name: &str) -> native_tls::Identity {
+        let cert = std::fs::read(self.path(&format!("{name}.crt"))).unwrap();
+        let key = std::fs::read(self.path(&format!("{name}.key"))).unwrap();
+        native_tls::Identity::from_pkcs8(&cert, &key).expect("identity")
     }
 }

@@ -15,7 +15,12 @@ pub struct TlsRelay {
 
 impl TlsRelay {
     pub fn start(pki: &Pki, backend: u16) -> TlsRelay {
-        let acceptor = pki.acceptor();
+        TlsRelay::start_with(pki.acceptor(), backend)
+    }
+
+    /// The same, with an acceptor of the test's own (another certificate,
+    /// other protocol versions).
+    pub fn start_with(acceptor: native_tls::TlsAcceptor, backend: u16) -> TlsRelay {
         let listener = Listener::serve(bind_any(), move |tcp, _, stop| {
             let Some(mut tls) = accept_tls(&acceptor, tcp, stop) else {
                 return;

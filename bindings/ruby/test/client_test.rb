@@ -203,6 +203,30 @@ class ClientTest < Minitest::Test
     assert stats.key?("dropped_queue_full")
   end
 
+  def test_stats_prometheus_labels_the_handle_and_merges_clients
+    a = client(handle_name: "rb-a")
+    b = client(handle_name: "rb-b")
+    2.times { a.emit(message: "x") }
+    a.flush(timeout: 10)
+    text = a.stats_prometheus
+    assert_includes text, "# TYPE logstash_async_events_sent_total counter\n"
+    assert_includes text, "logstash_async_events_sent_total{handle=\"rb-a\"} 2\n"
+    merged = LogstashAsync.prometheus(a, b)
+    assert_equal 1, merged.scan("# HELP logstash_async_events_emitted_total ").size
+    assert_includes merged, "logstash_async_events_emitted_total{handle=\"rb-a\"} 2\n" \
+                            "logstash_async_events_emitted_total{handle=\"rb-b\"} 0\n"
+    family = nil
+    merged.each_line(chomp: true) do |line|
+      if line.start_with?("# HELP ")
+        family = line.split[2]
+      elsif !line.start_with?("#")
+        assert line.start_with?("#{family}{"), "#{line} outside its family #{family}"
+      end
+    end
+    b.close
+    assert_raises(LogstashAsync::ClosedError) { b.stats_prometheus }
+  end
+
   def test_inspect_does_not_touch_the_library
     c = client
     assert_match(/open/, c.inspect)

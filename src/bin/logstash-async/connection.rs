@@ -14,7 +14,11 @@ Connection options:
   --config FILE.json     library configuration (python-logstash-async option names)
   --host HOST            receiver host [default: 127.0.0.1, or the config's]
   --port PORT            receiver port [default: 5959, or the config's]
-  --transport tcp|udp|tls|beats|http   [default: tcp]
+  --transport tcp|udp|tls|beats|http|kafka|redis   [default: tcp]
+                         (kafka: --host/--port is the broker [port 9092], or
+                         kafka_brokers in the config; redis: port 6379)
+  --topic TOPIC          kafka: the topic [default: logstash]
+  --list KEY             redis: the list [default: logstash]
   --ca FILE              tls: CA certificate(s) to verify the receiver with
   --cert FILE --key FILE tls: client certificate and its PKCS#8 PEM key
   --insecure             tls: do not verify the receiver's certificate
@@ -63,6 +67,8 @@ impl ConnectionArgs {
             "--cert" => self.set("certfile", value()?.into()),
             "--key" => self.set("keyfile", value()?.into()),
             "--insecure" => self.set("ssl_verify", false.into()),
+            "--topic" => self.set("kafka_topic", value()?.into()),
+            "--list" => self.set("redis_key", value()?.into()),
             "--database" => self.set("database_path", value()?.into()),
             _ => return Ok(false),
         }
@@ -83,7 +89,6 @@ impl ConnectionArgs {
     /// The library configuration: defaults, then the file, then the flags.
     pub fn config(&self) -> Result<Config, Failure> {
         let mut map = match json!({
-            "host": "127.0.0.1",
             // The tool reports failures itself, in one line at the end.
             "stderr_errors": false,
             // Reading a file faster than the network must slow the reader, not drop lines.
@@ -116,6 +121,13 @@ impl ConnectionArgs {
             }
         }
         map.extend(self.flags.clone());
+        // The default host, unless one (or a list) is given.
+        if !["host", "hosts", "kafka_brokers"]
+            .iter()
+            .any(|k| map.contains_key(*k))
+        {
+            map.insert("host".into(), "127.0.0.1".into());
+        }
         Config::from_map(&map).map_err(|e| Failure::Usage(format!("configuration: {e}")))
     }
 }

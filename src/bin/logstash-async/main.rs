@@ -2,7 +2,9 @@
 //!
 //! - `listen`: a loopback-friendly Logstash receiver that prints what it gets;
 //! - `send`: ships stdin, line by line, durably (like logger(1) for Logstash);
-//! - `replay`: sends the events left in a database file by another process.
+//! - `replay`: sends the events left in a database file by another process
+//!   (or by python-logstash-async);
+//! - `inspect`: what a database file holds, read-only.
 //!
 //! Exit codes (documented in the README and `--help`): 0 success, 1 events not
 //! delivered, 2 usage or configuration error, 3 any other error (a port that
@@ -10,8 +12,11 @@
 
 mod connection;
 mod failure;
+mod inspect;
 mod listen;
 mod progress;
+mod python_replay;
+mod python_staging;
 mod replay;
 mod send;
 
@@ -27,6 +32,8 @@ Commands:
   listen   receive events (tcp, udp or tls) and print each one
   send     ship stdin line by line as events, then flush; non-zero if undelivered
   replay   send the events left in a database file by a stopped process
+           (also python-logstash-async's: --python-database)
+  inspect  what a database file holds, read-only (safe while its process runs)
 
 Options:
   -h, --help     this help (`logstash-async <command> --help` for a command's)
@@ -51,13 +58,14 @@ fn run() -> Result<(), Failure> {
             "listen" => listen::main(parser),
             "send" => send::main(parser),
             "replay" => replay::main(parser),
+            "inspect" => inspect::main(parser),
             other => Err(Failure::Usage(format!(
-                "unknown command '{other}' (expected listen, send or replay)"
+                "unknown command '{other}' (expected listen, send, replay or inspect)"
             ))),
         },
         Some(arg) => Err(Failure::usage(arg.unexpected())),
         None => Err(Failure::Usage(
-            "a command is required: listen, send or replay".into(),
+            "a command is required: listen, send, replay or inspect".into(),
         )),
     }
 }

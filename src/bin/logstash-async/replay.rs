@@ -1,7 +1,8 @@
 //! `replay`: opens a client on a database file left by a stopped or crashed
 //! process; its worker sends the rows it finds there at once. This command
 //! waits until they are all delivered (or the first attempt fails, or the
-//! timeout passes) and reports how many were sent.
+//! timeout passes) and reports how many were sent. With --python-database,
+//! python_replay.rs does the same for python-logstash-async's file.
 
 use crate::connection::{self, ConnectionArgs};
 use crate::failure::Failure;
@@ -9,19 +10,27 @@ use crate::progress;
 use crate::send::seconds_value;
 use logstash_async::buffer::Buffer;
 use logstash_async::Client;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const HELP: &str = "\
 logstash-async replay: send the events left in a database file
 
 Usage: logstash-async replay --database FILE [options]
+       logstash-async replay --python-database FILE [options]
 
 Sends the events a stopped or crashed process left in its database file
 (its `database_path`), then reports how many were sent. Stops at the first
 failed delivery attempt: the events not sent stay in the file.
 
+With --python-database, the file is python-logstash-async's (its handler's
+database_path): every row of its event table is sent, those marked
+pending_delete too (in flight when that process died), as Python formatted
+them, with the transport the options choose; each row is deleted from the
+file once delivered. Stop the Python process first.
+
 Options:
+  --python-database FILE python-logstash-async's database file
   --timeout SECS         how long to keep sending [default: 60]
   -h, --help             this help
 
@@ -34,6 +43,7 @@ const POLL: Duration = Duration::from_millis(20);
 pub fn main(mut parser: lexopt::Parser) -> Result<(), Failure> {
     let mut conn = ConnectionArgs::default();
     let mut timeout = Duration::from_secs(60);
+    let mut python_database: Option<PathBuf> = None;
     while let Some(arg) = parser.next().map_err(Failure::usage)? {
         let name = match arg {
             lexopt::Arg::Short('h') | lexopt::Arg::Long("help") => {
@@ -45,6 +55,9 @@ pub fn main(mut parser: lexopt::Parser) -> Result<(), Failure> {
         };
         match name.as_str() {
             "--timeout" => timeout = seconds_value(&mut parser, &name)?,
+            "--python-database" => {
+                python_database = Some(parser.value().map_err(Failure::usage)?.into())
+            }
             other => {
                 if !conn.accept(other, &mut parser)? {
                     return Err(Failure::Usage(format!("replay: unknown option '{other}'")));
@@ -52,8 +65,13 @@ pub fn main(mut parser: lexopt::Parser) -> Result<(), Failure> {
             }
         }
     }
+    if let Some(path) = python_database {
+        return crate::python_replay::run(&path, &conn, timeout);
+    }
     let Some(path) = conn.database() else {
-        return Err(Failure::Usage("replay: --database FILE is required".into()));
+        return Err(Failure::Usage(
+            "replay: --database FILE is required (or --python-database FILE)".into(),
+        ));
     };
     let config = conn.config()?;
     let destination = connection::destination(&config);

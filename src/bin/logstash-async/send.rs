@@ -56,6 +56,11 @@ pub fn main(mut parser: lexopt::Parser) -> Result<(), Failure> {
             }
         }
     }
+    if logstash_async::Level::from_name(&level).is_none() {
+        return Err(Failure::Usage(format!(
+            "--level: unknown level \"{level}\" (expected DEBUG, INFO, WARNING, ERROR or CRITICAL)"
+        )));
+    }
     let config = conn.config()?;
     let destination = connection::destination(&config);
     let database = config.database_path.clone();

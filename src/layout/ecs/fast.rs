@@ -18,7 +18,7 @@ use super::fields::{
     is_slot_root, rename_index, slot_index, ECS_FIELDS, SLOT_NAMES, THREAD, TIMESTAMP,
     TOP_LEVEL_FIELDS,
 };
-use crate::event::scan::scan;
+use crate::event::scan::{scan, Member};
 use crate::event::EventRef;
 use crate::layout::extra::{
     sort_last_wins, BaseExtra, Extra, ExtraField, ExtraScratch, MergedExtras,
@@ -192,7 +192,7 @@ impl FastWriter {
 
     /// Appends one formatted event to `out`; returns false, with nothing
     /// appended, for an event the general path must write.
-    pub(super) fn format(&self, ev: EventRef<'_>, out: &mut Vec<u8>) -> bool {
+    pub(super) fn format<'a>(&self, ev: EventRef<'a>, out: &mut Vec<u8>) -> bool {
         let Ok(text) = std::str::from_utf8(ev.json) else {
             return false;
         };
@@ -217,7 +217,7 @@ impl FastWriter {
         let mut event_extra: Vec<ExtraField> = self.scratch.take();
         let mut general = false;
         // The last of duplicate keys wins, as in the parsed map.
-        let scanned = scan(text, |m| {
+        let mut member = |m: Member<'a>| {
             let Some(key) = m.decoded_key() else {
                 general = true;
                 return;
@@ -238,7 +238,12 @@ impl FastWriter {
                     || self.base_dotted_roots.iter().any(|root| **root == *key);
                 event_extra.push((key, m.value));
             }
-        });
+        };
+        // The thread's context first: the event's own members win over it.
+        if let Some(context) = ev.context {
+            context.members().for_each(&mut member);
+        }
+        let scanned = scan(text, &mut member);
         if general || scanned != Ok(true) {
             self.scratch.keep(event_extra);
             return false;

@@ -44,8 +44,17 @@ impl TreeWriter {
 
     /// Appends one formatted event (no trailing newline) to `out`.
     pub(super) fn format(&self, ev: EventRef<'_>, out: &mut Vec<u8>) -> Result<(), String> {
-        let fields: Map<String, Value> =
-            serde_json::from_slice(ev.json).map_err(|e| e.to_string())?;
+        let own: Map<String, Value> = serde_json::from_slice(ev.json).map_err(|e| e.to_string())?;
+        // The thread's context, as members of the event below its own.
+        let fields = match ev.context {
+            None => own,
+            Some(context) => {
+                let mut merged: Map<String, Value> =
+                    serde_json::from_str(context.as_json()).map_err(|e| e.to_string())?;
+                merged.extend(own);
+                merged
+            }
+        };
 
         let mut timestamp = Vec::with_capacity(24);
         format_timestamp(ev.unix_ms, &mut timestamp);

@@ -10,6 +10,7 @@ mod slab;
 
 pub use slab::Slab;
 
+use crate::context::Origin;
 use fixed_vec::FixedVec;
 use serde_json::value::RawValue;
 use slab::Slot;
@@ -53,7 +54,7 @@ pub enum Entry {
     /// An event: its JSON is `bytes[start..start + len]` of the block.
     Event {
         unix_ms: i64,
-        thread_name: Arc<str>,
+        origin: Arc<Origin>,
         start: u32,
         len: u32,
     },

@@ -57,6 +57,9 @@ module LogstashAsync
       raise InvalidJsonError.new("event cannot be encoded as JSON: #{e.message}", code: 3)
     end
 
+    # The level names logstash_async_log accepts.
+    LIBRARY_LEVELS = %w[DEBUG INFO WARNING ERROR CRITICAL].freeze
+
     # Emits an event already encoded as a JSON object (a String).
     def emit_json(json)
       json = json.to_str
@@ -90,6 +93,12 @@ module LogstashAsync
     # nil) and a message, UTF-8 without NUL bytes (Logger checks; it saves
     # the normalising of #log on every entry).
     def log_plain(level, logger_name, message) # :nodoc:
+      unless LIBRARY_LEVELS.include?(level)
+        # The library's log call refuses other names (UNKNOWN): sent as written.
+        event = { "level" => level, "message" => message }
+        event["logger_name"] = logger_name if logger_name
+        return emit(event)
+      end
       code = if @blocking
                args = Native.c_strings(level, logger_name, message)
                unlocked_call { |h| Native.logstash_async_log_blocking(h, *args) }
@@ -155,20 +164,14 @@ module LogstashAsync
     # The library's counters as a Hash with String keys: "emitted", "sent",
     # "queued", "buffered", "dropped_queue_full", "last_error", ...
     def stats
-      json = locked do
-        handle = live_handle
-        out_len = FFI::MemoryPointer.new(:size_t)
-        size = 1024
-        loop do
-          buf = FFI::MemoryPointer.new(:char, size)
-          code = Native.logstash_async_stats_json(handle, buf, size, out_len)
-          break buf.read_string.force_encoding(Encoding::UTF_8) if code == Native::OK
-          Native.check!(code) unless code == Native::BUFFER_TOO_SMALL && size <= 1 << 20
+      JSON.parse(read_text(:logstash_async_stats_json))
+    end
 
-          size = out_len.read(:size_t) + 1
-        end
-      end
-      JSON.parse(json)
+    # The counters in Prometheus's text exposition format, each sample
+    # labelled with this handle (the handle_name option, or its number in
+    # the process). LogstashAsync.prometheus merges several clients.
+    def stats_prometheus
+      read_text(:logstash_async_stats_prometheus)
     end
 
     def inspect
@@ -187,6 +190,24 @@ module LogstashAsync
     end
 
     private
+
+    # Calls one of the library's "text into a buffer" functions (stats_json,
+    # stats_prometheus), growing the buffer when it is too small.
+    def read_text(function)
+      locked do
+        handle = live_handle
+        out_len = FFI::MemoryPointer.new(:size_t)
+        size = 4096
+        loop do
+          buf = FFI::MemoryPointer.new(:char, size)
+          code = Native.public_send(function, handle, buf, size, out_len)
+          break buf.read_string.force_encoding(Encoding::UTF_8) if code == Native::OK
+          Native.check!(code) unless code == Native::BUFFER_TOO_SMALL && size <= 1 << 20
+
+          size = out_len.read(:size_t) + 1
+        end
+      end
+    end
 
     # Runs the block holding the client's lock. Ruby refuses Mutex in a
     # signal trap; there the block runs unlocked (only a close racing the

@@ -31,12 +31,16 @@ module LogstashAsync
   class ForkedError < Error; end            # 11
   class BufferTooSmallError < Error; end    # 12
   class InternalError < Error; end          # 13
+  class UnknownLevelError < Error; end      # 14
+  class TooManyFieldsError < Error; end     # 15
+  class UnknownFieldTypeError < Error; end  # 16
 
   ERRORS_BY_CODE = {
     1 => NullArgumentError, 2 => InvalidUtf8Error, 3 => InvalidJsonError,
     4 => NotAnObjectError, 5 => EventTooLargeError, 6 => QueueFullError,
     7 => TimeoutError, 8 => StoredNotSentError, 9 => ShuttingDownError,
     10 => InvalidArgumentError, 11 => ForkedError, 12 => BufferTooSmallError,
-    13 => InternalError
+    13 => InternalError, 14 => UnknownLevelError, 15 => TooManyFieldsError,
+    16 => UnknownFieldTypeError, 17 => ClosedError
   }.freeze
 end

@@ -72,6 +72,7 @@ module LogstashAsync
     attach_function :logstash_async_flush, %i[pointer uint32], :int, blocking: true
     attach_function :logstash_async_shutdown, %i[pointer uint32], :int, blocking: true
     attach_function :logstash_async_stats_json, %i[pointer pointer size_t pointer], :int
+    attach_function :logstash_async_stats_prometheus, %i[pointer pointer size_t pointer], :int
     attach_function :logstash_async_result_str, %i[int], :string
 
     # How long a handle released by the garbage collector (its Client was never
