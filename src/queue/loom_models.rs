@@ -48,7 +48,7 @@ fn queue(capacity: usize, wake_at: usize, policy: OverflowPolicy) -> Arc<Queue> 
 }
 
 fn push(q: &Queue, text: &str) -> Result<(), ResultCode> {
-    q.push_event(0, Arc::from("t"), text.as_bytes())
+    q.push_event(0, crate::context::Origin::named("t"), text.as_bytes())
 }
 
 /// One drain, released: (seq, event text or "extra:KEY") in order, and the
