@@ -42,5 +42,5 @@ args=(--target x86_64-unknown-linux-gnu --no-default-features --lib)
 for t in "${tests[@]}"; do args+=(--test "$t"); done
 cargo test --quiet "${args[@]}" --no-run
 echo "asan: built in $((SECONDS - started)) s"
-cargo test --quiet "${args[@]}"
+cargo test --quiet --no-fail-fast "${args[@]}"
 echo "asan: ${tests[*]} and the unit tests: no AddressSanitizer or LeakSanitizer report ($((SECONDS - started)) s)"
