@@ -90,7 +90,11 @@ fuzz_target!(|data: &[u8]| {
     };
     // The second byte sizes buffers (and picks NULL for some).
     let size = args.first().map_or(0, |&b| b as usize);
-    let h = if op & 0x80 != 0 { std::ptr::null_mut() } else { shared() };
+    let h = if op & 0x80 != 0 {
+        std::ptr::null_mut()
+    } else {
+        shared()
+    };
     // SAFETY: every pointer passed is NULL, a live handle, a NUL-terminated
     // string or a buffer of the length passed with it.
     unsafe {
@@ -98,7 +102,11 @@ fuzz_target!(|data: &[u8]| {
             0 => {
                 let config = CString::new(pinned(args).split(|&b| b == 0).next().unwrap()).unwrap();
                 let mut err = buffer(size % 96);
-                let err_ptr = if err.is_empty() { std::ptr::null_mut() } else { err.as_mut_ptr() };
+                let err_ptr = if err.is_empty() {
+                    std::ptr::null_mut()
+                } else {
+                    err.as_mut_ptr()
+                };
                 let created = logstash_async_create(config.as_ptr(), err_ptr, err.len());
                 if !err.is_empty() {
                     let message = written(&err);
@@ -113,7 +121,10 @@ fuzz_target!(|data: &[u8]| {
                     assert!(logstash_async_shutdown(created, 0).is_ok_or_stored());
                     // A closed handle stays a tombstone: every call says so.
                     let closed = ResultCode::LOGSTASH_ASYNC_CLOSED;
-                    assert_eq!(logstash_async_emit_json(created, event.as_ptr().cast(), event.len()), closed);
+                    assert_eq!(
+                        logstash_async_emit_json(created, event.as_ptr().cast(), event.len()),
+                        closed
+                    );
                     assert_eq!(logstash_async_flush(created, 0), closed);
                     assert_eq!(logstash_async_shutdown(created, 0), closed);
                 }
@@ -147,7 +158,11 @@ fuzz_target!(|data: &[u8]| {
             }
             4 => {
                 let mut buf = buffer(size * 2);
-                let buf_ptr = if size % 3 == 0 { std::ptr::null_mut() } else { buf.as_mut_ptr() };
+                let buf_ptr = if size % 3 == 0 {
+                    std::ptr::null_mut()
+                } else {
+                    buf.as_mut_ptr()
+                };
                 let mut needed = usize::MAX;
                 let r = logstash_async_stats_json(h, buf_ptr, buf.len(), &mut needed);
                 match r {
@@ -165,14 +180,21 @@ fuzz_target!(|data: &[u8]| {
             }
             5 => {
                 let mut mark = 0u64;
-                let mark_ptr = if size % 4 == 0 { std::ptr::null_mut() } else { &mut mark as *mut u64 };
+                let mark_ptr = if size % 4 == 0 {
+                    std::ptr::null_mut()
+                } else {
+                    &mut mark as *mut u64
+                };
                 logstash_async_flush_mark(h, mark_ptr);
-                let to = u64::from_le_bytes(std::array::from_fn(|i| args.get(1 + i).copied().unwrap_or(0)));
+                let to = u64::from_le_bytes(std::array::from_fn(|i| {
+                    args.get(1 + i).copied().unwrap_or(0)
+                }));
                 logstash_async_flush_to(h, to.min(mark.saturating_add(size as u64)), 0);
                 logstash_async_flush(h, 0);
             }
             6 => {
-                let raw = i32::from_le_bytes(std::array::from_fn(|i| args.get(i).copied().unwrap_or(0)));
+                let raw =
+                    i32::from_le_bytes(std::array::from_fn(|i| args.get(i).copied().unwrap_or(0)));
                 let text = CStr::from_ptr(logstash_async_result_str(raw));
                 assert!(!text.to_bytes().is_empty());
                 CStr::from_ptr(logstash_async_version()).to_str().unwrap();
@@ -182,19 +204,35 @@ fuzz_target!(|data: &[u8]| {
                 let null = std::ptr::null_mut();
                 let event = b"{}";
                 let null_argument = ResultCode::LOGSTASH_ASYNC_NULL_ARGUMENT;
-                assert_eq!(logstash_async_emit_json(null, event.as_ptr().cast(), 2), null_argument);
-                assert_eq!(logstash_async_shutdown(null, 0), ResultCode::LOGSTASH_ASYNC_OK);
+                assert_eq!(
+                    logstash_async_emit_json(null, event.as_ptr().cast(), 2),
+                    null_argument
+                );
+                assert_eq!(
+                    logstash_async_shutdown(null, 0),
+                    ResultCode::LOGSTASH_ASYNC_OK
+                );
                 assert_eq!(logstash_async_flush(null, 0), null_argument);
                 assert_eq!(logstash_async_context_clear(null), null_argument);
                 assert_eq!(logstash_async_level_enabled(null, 20), 0);
                 let mut notice = no_notice();
-                assert_eq!(logstash_async_poll_notice(null, &mut notice, std::ptr::null_mut(), 0), null_argument);
+                assert_eq!(
+                    logstash_async_poll_notice(null, &mut notice, std::ptr::null_mut(), 0),
+                    null_argument
+                );
             }
             8 => {
                 let mut fields = Fields::default();
                 let (level, list) = fields.decode(args);
                 let logger = fields.c_string(args.get(1).copied().unwrap_or(0), b"fuzz");
-                let r = logstash_async_log_fields(h, level, logger, c"m".as_ptr(), list.as_ptr(), list.len());
+                let r = logstash_async_log_fields(
+                    h,
+                    level,
+                    logger,
+                    c"m".as_ptr(),
+                    list.as_ptr(),
+                    list.len(),
+                );
                 assert!(field_codes(r), "{r:?}");
             }
             9 => {
@@ -208,13 +246,29 @@ fuzz_target!(|data: &[u8]| {
                     logger_name_len: logger.len,
                     message: message.ptr,
                     message_len: message.len,
-                    fields: if list.is_empty() && size % 2 == 0 { std::ptr::null() } else { list.as_ptr() },
+                    fields: if list.is_empty() && size % 2 == 0 {
+                        std::ptr::null()
+                    } else {
+                        list.as_ptr()
+                    },
                     field_count: list.len(),
-                    file: if size % 3 == 0 { std::ptr::null() } else { c"src/fuzz.c".as_ptr() },
-                    func: if size % 5 == 0 { std::ptr::null() } else { c"main".as_ptr() },
+                    file: if size % 3 == 0 {
+                        std::ptr::null()
+                    } else {
+                        c"src/fuzz.c".as_ptr()
+                    },
+                    func: if size % 5 == 0 {
+                        std::ptr::null()
+                    } else {
+                        c"main".as_ptr()
+                    },
                     line: size as u32 * 7,
                     flags: (size % 4) as u32,
-                    unix_ms: if size % 2 == 0 { 0 } else { i64::from(size as u8) * 1_000_000_000 },
+                    unix_ms: if size % 2 == 0 {
+                        0
+                    } else {
+                        i64::from(size as u8) * 1_000_000_000
+                    },
                 };
                 let r = logstash_async_log_record(h, &record);
                 assert!(field_codes(r), "{r:?}");
@@ -234,17 +288,28 @@ fuzz_target!(|data: &[u8]| {
                 };
                 assert!(context_codes(r), "{r:?}");
                 let event = br#"{"message":"in a context"}"#;
-                assert!(emit_codes(logstash_async_emit_json(h, event.as_ptr().cast(), event.len())));
+                assert!(emit_codes(logstash_async_emit_json(
+                    h,
+                    event.as_ptr().cast(),
+                    event.len()
+                )));
                 let key = c_strings(args, 1);
-                assert!(context_codes(logstash_async_context_remove(h, ptr(&key[0]))));
+                assert!(context_codes(logstash_async_context_remove(
+                    h,
+                    ptr(&key[0])
+                )));
                 let cleared = logstash_async_context_clear(h);
-                assert!(h.is_null() || cleared == ResultCode::LOGSTASH_ASYNC_OK, "{cleared:?}");
+                assert!(
+                    h.is_null() || cleared == ResultCode::LOGSTASH_ASYNC_OK,
+                    "{cleared:?}"
+                );
                 // The event's context snapshot is pointed to from the queue's
                 // slab only (see set_extra above) until the worker takes it.
                 logstash_async_flush(h, 5000);
             }
             12 => {
-                let level = i32::from_le_bytes(std::array::from_fn(|i| args.get(i).copied().unwrap_or(0)));
+                let level =
+                    i32::from_le_bytes(std::array::from_fn(|i| args.get(i).copied().unwrap_or(0)));
                 let enabled = logstash_async_level_enabled(h, level);
                 assert!(enabled == 0 || enabled == 1);
                 let kind = CStr::from_ptr(logstash_async_notice_kind_str(level));
@@ -252,7 +317,11 @@ fuzz_target!(|data: &[u8]| {
             }
             13 => {
                 let mut buf = buffer(size * 16);
-                let buf_ptr = if size % 3 == 0 { std::ptr::null_mut() } else { buf.as_mut_ptr() };
+                let buf_ptr = if size % 3 == 0 {
+                    std::ptr::null_mut()
+                } else {
+                    buf.as_mut_ptr()
+                };
                 let mut needed = usize::MAX;
                 match logstash_async_stats_prometheus(h, buf_ptr, buf.len(), &mut needed) {
                     ResultCode::LOGSTASH_ASYNC_OK => assert_eq!(written(&buf).len(), needed),
@@ -265,7 +334,11 @@ fuzz_target!(|data: &[u8]| {
             }
             _ => {
                 let mut buf = buffer(size % 64);
-                let buf_ptr = if size % 3 == 0 { std::ptr::null_mut() } else { buf.as_mut_ptr() };
+                let buf_ptr = if size % 3 == 0 {
+                    std::ptr::null_mut()
+                } else {
+                    buf.as_mut_ptr()
+                };
                 let mut notice = no_notice();
                 match logstash_async_poll_notice(h, &mut notice, buf_ptr, buf.len()) {
                     ResultCode::LOGSTASH_ASYNC_OK if notice.kind != 0 => {
@@ -273,7 +346,9 @@ fuzz_target!(|data: &[u8]| {
                         assert_eq!(notice.message, buf_ptr.cast_const());
                     }
                     ResultCode::LOGSTASH_ASYNC_OK => assert!(notice.message.is_null()),
-                    ResultCode::LOGSTASH_ASYNC_BUFFER_TOO_SMALL => assert!(notice.message_len >= buf.len()),
+                    ResultCode::LOGSTASH_ASYNC_BUFFER_TOO_SMALL => {
+                        assert!(notice.message_len >= buf.len())
+                    }
                     ResultCode::LOGSTASH_ASYNC_NULL_ARGUMENT => assert!(h.is_null()),
                     other => panic!("poll_notice: {other:?}"),
                 }
@@ -283,7 +358,12 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn no_notice() -> logstash_async_notice {
-    logstash_async_notice { kind: u32::MAX, count: 0, message: std::ptr::null(), message_len: 0 }
+    logstash_async_notice {
+        kind: u32::MAX,
+        count: 0,
+        message: std::ptr::null(),
+        message_len: 0,
+    }
 }
 
 /// Fields decoded from fuzzer bytes, with the buffers their pointers point
@@ -309,11 +389,24 @@ impl Fields {
             let key_mode = next().unwrap_or(1);
             let key = self.text(key_mode, &mut next);
             let value = match u32::from(t % 9) {
-                1 | 7 => logstash_async_value { string: self.text(next().unwrap_or(1), &mut next) },
-                4 => logstash_async_value { number: f64::from_le_bytes(std::array::from_fn(|_| next().unwrap_or(0))) },
-                _ => logstash_async_value { unsigned_integer: u64::from_le_bytes(std::array::from_fn(|_| next().unwrap_or(0))) },
+                1 | 7 => logstash_async_value {
+                    string: self.text(next().unwrap_or(1), &mut next),
+                },
+                4 => logstash_async_value {
+                    number: f64::from_le_bytes(std::array::from_fn(|_| next().unwrap_or(0))),
+                },
+                _ => logstash_async_value {
+                    unsigned_integer: u64::from_le_bytes(std::array::from_fn(|_| {
+                        next().unwrap_or(0)
+                    })),
+                },
             };
-            list.push(logstash_async_field { key: key.ptr, key_len: key.len, r#type: u32::from(t % 9), value });
+            list.push(logstash_async_field {
+                key: key.ptr,
+                key_len: key.len,
+                r#type: u32::from(t % 9),
+                value,
+            });
         }
         (level, list)
     }
@@ -345,7 +438,12 @@ impl Fields {
     /// otherwise the exact length (no NUL after it).
     fn given(&mut self, mode: u8, mut bytes: Vec<u8>) -> logstash_async_string {
         let len = match mode % 4 {
-            0 => return logstash_async_string { ptr: std::ptr::null(), len: usize::from(mode / 4 % 2) },
+            0 => {
+                return logstash_async_string {
+                    ptr: std::ptr::null(),
+                    len: usize::from(mode / 4 % 2),
+                }
+            }
             1 => {
                 bytes.push(0);
                 LOGSTASH_ASYNC_NUL_TERMINATED
@@ -385,7 +483,9 @@ fn field_codes(r: ResultCode) -> bool {
     log_codes(r)
         || matches!(
             r,
-            LOGSTASH_ASYNC_TOO_MANY_FIELDS | LOGSTASH_ASYNC_UNKNOWN_FIELD_TYPE | LOGSTASH_ASYNC_INVALID_ARGUMENT
+            LOGSTASH_ASYNC_TOO_MANY_FIELDS
+                | LOGSTASH_ASYNC_UNKNOWN_FIELD_TYPE
+                | LOGSTASH_ASYNC_INVALID_ARGUMENT
         )
 }
 

@@ -40,7 +40,10 @@ fuzz_target!(|data: &[u8]| {
             let mut longer = data.to_vec();
             longer.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
             let (again, used_again) = parse_request(&longer, 1).ok().flatten().unwrap();
-            assert_eq!((again.body, again.headers, used_again), (request.body.clone(), request.headers.clone(), used));
+            assert_eq!(
+                (again.body, again.headers, used_again),
+                (request.body.clone(), request.headers.clone(), used)
+            );
             let _ = decoded_body(&request);
         }
         Ok(None) => {

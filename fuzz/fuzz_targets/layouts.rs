@@ -39,7 +39,11 @@ struct Layouts {
 }
 
 fn layout(config: &str) -> Layout {
-    Layout::new(&Config::from_json(config.as_bytes()).unwrap(), "host", "prog")
+    Layout::new(
+        &Config::from_json(config.as_bytes()).unwrap(),
+        "host",
+        "prog",
+    )
 }
 
 impl Layouts {
@@ -76,7 +80,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(data) else {
-        panic!("validate accepted what serde_json refuses: {:?}", String::from_utf8_lossy(data))
+        panic!(
+            "validate accepted what serde_json refuses: {:?}",
+            String::from_utf8_lossy(data)
+        )
     };
     let event = AcceptedEvent {
         unix_ms: 1_700_000_000_123,

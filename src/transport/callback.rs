@@ -174,7 +174,11 @@ mod tests {
         // Two failures, then the delivery: one batch, or more when the
         // worker took events before all ten were emitted (a slow machine,
         // a sanitizer's build).
-        assert!(r.calls >= 3, "two failures, then delivery: {} calls", r.calls);
+        assert!(
+            r.calls >= 3,
+            "two failures, then delivery: {} calls",
+            r.calls
+        );
         let seqs: Vec<u64> = r
             .events
             .iter()
