@@ -6,11 +6,11 @@
 //! shards (it locks them all, in order: a slow path, taken only when the
 //! queue is full).
 
+use super::sync::Ordering;
 use super::Queue;
 use crate::config::OverflowPolicy;
 use crate::context::Origin;
 use crate::result::ResultCode;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,20 +24,9 @@ struct Victim {
 
 impl Queue {
     /// Reserves room for one event: the number queued with it, or None when
-    /// full. Exact: `held` grows only in `drain`, before `queued` shrinks by
-    /// as much, so queued + held never reads below the events in memory.
+    /// full (exact: see occupancy.rs).
     pub(super) fn reserve(&self) -> Option<usize> {
-        let queued = &self.hot.0.queued;
-        let mut q = queued.load(Ordering::SeqCst);
-        loop {
-            if q + self.held.0.load(Ordering::SeqCst) >= self.capacity {
-                return None;
-            }
-            match queued.compare_exchange_weak(q, q + 1, Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(_) => return Some(q + 1),
-                Err(now) => q = now,
-            }
-        }
+        self.hot.0.occupancy.reserve(self.capacity)
     }
 
     /// Policy `block`: waits (up to the timeout) for room.
@@ -101,9 +90,9 @@ impl Queue {
                         shard.events -= 1;
                         self.evicted.fetch_add(1, Ordering::Relaxed);
                         // The evicted event's room is this one's.
-                        self.hot.0.queued.load(Ordering::SeqCst)
+                        self.hot.0.occupancy.queued()
                     }
-                    None => self.hot.0.queued.fetch_add(1, Ordering::SeqCst) + 1,
+                    None => self.hot.0.occupancy.reserve_over(),
                 }
             }
         };
@@ -123,7 +112,7 @@ impl Queue {
         if n == 0 {
             return;
         }
-        self.held.0.fetch_sub(n, Ordering::SeqCst);
+        self.hot.0.occupancy.release(n);
         if self.policy == OverflowPolicy::Block {
             drop(self.space.lock());
             self.space_cv.notify_all();

@@ -14,12 +14,11 @@
 //! event queued after it, whichever thread queues it.
 
 use super::block::{Block, Entry};
+use super::sync::{MutexGuard, Ordering};
 use super::Queue;
 use crate::event::EventRef;
-use parking_lot::MutexGuard;
 use serde_json::value::RawValue;
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 
 /// One entry of a drain, in the order the callers made them.
 pub enum Item<'a> {
@@ -79,8 +78,7 @@ impl Queue {
             into.extend(shard.blocks.drain(..));
             drop(shard);
             if events > 0 {
-                self.held.0.fetch_add(events, Ordering::SeqCst);
-                self.hot.0.queued.fetch_sub(events, Ordering::SeqCst);
+                self.hot.0.occupancy.hold(events);
             }
         }
         self.pool.top_up(&self.hot.0.blocks_started);

@@ -14,8 +14,10 @@
 mod block;
 mod capacity;
 mod drain;
+mod occupancy;
 mod pool;
 mod shard;
+mod sync;
 mod wake;
 
 pub use drain::{Drained, Item};
@@ -24,14 +26,14 @@ use crate::config::OverflowPolicy;
 use crate::context::Origin;
 use crate::result::ResultCode;
 use block::Entry;
-use parking_lot::{Condvar, Mutex};
+use occupancy::Occupancy;
 use pool::Pool;
 use serde_json::value::RawValue;
 use shard::{Shard, Shards};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use sync::{AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering};
 use wake::WorkerWake;
 
 /// Keeps a value on cache lines of its own (no false sharing between shards).
@@ -44,8 +46,11 @@ struct Padded<T>(T);
 struct Hot {
     /// Seq of the last entry pushed (1-based; 0 = none yet).
     last_seq: AtomicU64,
-    /// Events reserved by producers or queued in the shards.
-    queued: AtomicUsize,
+    /// Events reserved by producers or queued in the shards, and events
+    /// drained by the worker and not yet stored (released): they count
+    /// against the capacity, so the queue and the worker together hold at
+    /// most `capacity` events in memory.
+    occupancy: Occupancy,
     /// Blocks producers started since the worker last topped the pool up.
     blocks_started: AtomicUsize,
 }
@@ -53,10 +58,6 @@ struct Hot {
 pub struct Queue {
     shards: Shards,
     hot: Padded<Hot>,
-    /// Events drained by the worker and not yet stored (released): they count
-    /// against the capacity, so the queue and the worker together hold at
-    /// most `capacity` events in memory. Changed only by the worker.
-    held: Padded<AtomicUsize>,
     closed: AtomicBool,
     pool: Pool,
 
@@ -95,10 +96,11 @@ impl Queue {
         policy: OverflowPolicy,
         block_timeout: Duration,
     ) -> Queue {
+        // Beyond it (the configuration allows 100M), memory gives out first.
+        let capacity = capacity.min(occupancy::MAX_CAPACITY);
         Queue {
             shards: Shards::new(shards),
             hot: Padded::default(),
-            held: Padded::default(),
             closed: AtomicBool::new(false),
             pool: Pool::new(capacity, shards),
             taken: Mutex::new((0..shards).map(|_| VecDeque::new()).collect()),
@@ -139,7 +141,7 @@ impl Queue {
         let mut shard = self.shards.lock_home();
         if self.closed.load(Ordering::Relaxed) {
             drop(shard);
-            self.hot.0.queued.fetch_sub(1, Ordering::SeqCst);
+            self.hot.0.occupancy.unreserve();
             return Err(ResultCode::LOGSTASH_ASYNC_SHUTTING_DOWN);
         }
         self.push_locked(&mut shard, unix_ms, origin, json, len);
@@ -219,12 +221,13 @@ impl Queue {
     /// Worker: waits until woken, enough events queued, or the deadline, but
     /// not before `not_before` (see wake.rs).
     pub fn wait(&self, deadline: Instant, not_before: Instant) {
-        self.wake.wait(&self.hot.0.queued, deadline, not_before);
+        let occupancy = &self.hot.0.occupancy;
+        self.wake.wait(|| occupancy.queued(), deadline, not_before);
     }
 
     /// Events in memory now: queued, or drained and not yet stored.
     pub fn len(&self) -> usize {
-        self.hot.0.queued.load(Ordering::SeqCst) + self.held.0.load(Ordering::SeqCst)
+        self.hot.0.occupancy.total()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -232,5 +235,7 @@ impl Queue {
     }
 }
 
+#[cfg(all(test, loom))]
+mod loom_models;
 #[cfg(test)]
 mod tests;

@@ -6,8 +6,7 @@
 //! it.
 
 use super::block::{Block, Slab, SLOT_BYTES};
-use parking_lot::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use super::sync::{AtomicUsize, Mutex, Ordering};
 use std::sync::Arc;
 
 /// The slab reserves a slot for this many events of the capacity (about

@@ -8,11 +8,10 @@
 
 use super::block::{Block, BLOCK_BYTES};
 use super::pool::Pool;
+use super::sync::{self, AtomicUsize, Mutex, MutexGuard, Ordering};
 use super::Padded;
-use parking_lot::{Mutex, MutexGuard};
 use std::cell::Cell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Shards at most (drop_oldest holds all their locks at once, on the stack).
 pub(super) const MAX_SHARDS: usize = 16;
@@ -95,19 +94,16 @@ impl Shards {
     }
 }
 
-thread_local! {
+sync::thread_local! {
     /// This thread's preferred shard (usize::MAX: not chosen yet).
     static HOME: Cell<usize> = const { Cell::new(usize::MAX) };
 }
-
-/// Spreads threads over the shards.
-static NEXT_HOME: AtomicUsize = AtomicUsize::new(0);
 
 pub fn home_shard() -> usize {
     HOME.with(|h| {
         let mut home = h.get();
         if home == usize::MAX {
-            home = NEXT_HOME.fetch_add(1, Ordering::Relaxed);
+            home = sync::next_home();
             h.set(home);
         }
         home

@@ -2,8 +2,7 @@
 //! (flush, shutdown), not once per event: a futex wake per emit would
 //! dominate its cost.
 
-use parking_lot::{Condvar, Mutex};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use super::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 pub struct WorkerWake {
@@ -44,14 +43,14 @@ impl WorkerWake {
     /// Worker: waits until woken, `queued` reaches `at`, or the deadline,
     /// but not before `not_before`: until then it sleeps without being a
     /// waiter, so emits crossing `at` find no one to wake and make no syscall.
-    pub fn wait(&self, queued: &AtomicUsize, deadline: Instant, not_before: Instant) {
+    pub fn wait(&self, queued: impl Fn() -> usize, deadline: Instant, not_before: Instant) {
         let pause_until = not_before.min(deadline);
         let now = Instant::now();
         if pause_until > now {
             std::thread::sleep(pause_until - now);
         }
         let mut requested = self.requested.lock();
-        while !*requested && queued.load(Ordering::SeqCst) < self.at && Instant::now() < deadline {
+        while !*requested && queued() < self.at && Instant::now() < deadline {
             if self.cv.wait_until(&mut requested, deadline).timed_out() {
                 break;
             }

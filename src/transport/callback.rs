@@ -207,7 +207,14 @@ mod tests {
         assert_eq!(client.flush(Duration::from_secs(30)), Ok(()));
         assert_eq!(client.shutdown(Duration::from_secs(30)), Ok(()));
         let r = recorder.lock().unwrap();
-        assert_eq!(r.calls, 3, "two failures, then one delivery");
+        // Two failures, then the delivery: one batch, or more when the
+        // worker took events before all ten were emitted (a slow machine,
+        // a sanitizer's build).
+        assert!(
+            r.calls >= 3,
+            "two failures, then delivery: {} calls",
+            r.calls
+        );
         let seqs: Vec<u64> = r
             .events
             .iter()

@@ -346,7 +346,10 @@ fn write_answer(stream: &mut impl Write, answer: &Answer) -> std::io::Result<()>
 
 /// One whole request at the start of `buf` and its length; `Ok(None)` while
 /// it is incomplete; the answer to close with when it cannot be read.
-fn parse_request(buf: &[u8], connection: usize) -> Result<Option<(Request, usize)>, Answer> {
+pub(crate) fn parse_request(
+    buf: &[u8],
+    connection: usize,
+) -> Result<Option<(Request, usize)>, Answer> {
     let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
         if buf.len() > MAX_HEAD {
             return Err(Answer::new(431, "request head too large"));
@@ -393,7 +396,7 @@ fn parse_request(buf: &[u8], connection: usize) -> Result<Option<(Request, usize
 
 /// The body, decompressed when it is gzip; a 400 answer when it is not
 /// valid gzip (or inflates past the limit).
-fn decoded_body(request: &Request) -> Result<Vec<u8>, Answer> {
+pub(crate) fn decoded_body(request: &Request) -> Result<Vec<u8>, Answer> {
     match request.header("content-encoding") {
         None | Some("identity") => Ok(request.body.clone()),
         Some("gzip") => {

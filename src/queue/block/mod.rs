@@ -18,14 +18,25 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 /// Event bytes per block (an event larger than this gets a block of its own).
+#[cfg(not(all(test, loom)))]
 pub(super) const BLOCK_BYTES: usize = 64 << 10;
 /// Entries per block at most (a block in a slab slot; its memory is only
 /// touched as far as it is used).
+#[cfg(not(all(test, loom)))]
 const BLOCK_ENTRIES: usize = 1024;
+/// The model checker's blocks (loom_models.rs) hold two entries, so that its
+/// few events cross blocks and take them from the pool and the slab.
+#[cfg(all(test, loom))]
+pub(super) const BLOCK_BYTES: usize = 16;
+#[cfg(all(test, loom))]
+const BLOCK_ENTRIES: usize = 2;
 /// Entries a standard block on the heap has room for (the slab is full or
 /// unavailable): events of ~190 bytes and more fill its bytes first. (512
 /// gave the same emit cost and ~25 MB more peak RSS with 1M events queued.)
+#[cfg(not(all(test, loom)))]
 const BLOCK_ENTRIES_RESERVED: usize = 352;
+#[cfg(all(test, loom))]
+const BLOCK_ENTRIES_RESERVED: usize = BLOCK_ENTRIES;
 /// Entries whose memory a pooled block has touched: 16 KiB of them (whole
 /// pages in a slot: touching 352 took a fifth page per block, +12 MB peak
 /// RSS with 1M 200-byte events queued, since most blocks come from the pool).

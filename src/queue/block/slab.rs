@@ -14,8 +14,8 @@
 //! Slots are handed out from a lock-free stack of free slots (most recently
 //! freed first, their pages likely resident), then from the never-used ones.
 
+use crate::queue::sync::{AtomicU32, AtomicU64, Ordering};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The mapping and its free slots.
@@ -31,6 +31,10 @@ pub struct Slab {
     free_top: AtomicU64,
     /// For each slot on the free stack: the index + 1 of the one below it.
     below: Box<[AtomicU32]>,
+    /// The model checker's stand-in for each slot's memory: written by each
+    /// owner, so that loom reports a hand-over without a happens-before.
+    #[cfg(all(test, loom))]
+    memory: Box<[loom::cell::UnsafeCell<u32>]>,
 }
 
 // SAFETY: the mapping is plain memory owned by the Slab; each slot's bytes are
@@ -89,6 +93,8 @@ impl Slab {
             fresh: AtomicU32::new(0),
             free_top: AtomicU64::new(0),
             below: (0..slots).map(|_| AtomicU32::new(0)).collect(),
+            #[cfg(all(test, loom))]
+            memory: (0..slots).map(|_| loom::cell::UnsafeCell::new(0)).collect(),
         }))
     }
 
@@ -101,6 +107,9 @@ impl Slab {
                 })
                 .ok()
         })?;
+        // SAFETY: loom checks that no other thread accesses it meanwhile.
+        #[cfg(all(test, loom))]
+        self.memory[index as usize].with_mut(|m| unsafe { *m += 1 });
         Some(Slot {
             slab: Arc::clone(self),
             index,
@@ -202,6 +211,9 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        // SAFETY: loom checks that no other thread accesses it meanwhile.
+        #[cfg(all(test, loom))]
+        self.slab.memory[self.index as usize].with_mut(|m| unsafe { *m += 1 });
         self.slab.push_free(self.index);
     }
 }
@@ -277,5 +289,60 @@ mod tests {
         let all: Vec<Slot> = (0..8).map(|_| slab.take().unwrap()).collect();
         assert!(slab.take().is_none());
         drop(all);
+    }
+}
+
+/// The free stack under the model checker (see queue/loom_models.rs).
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use loom::thread;
+
+    /// Every slot handed out once, then none: the stack is whole.
+    fn assert_all_free(slab: &Arc<Slab>) {
+        let all: Vec<Slot> = (0..slab.slots).map(|_| slab.take().unwrap()).collect();
+        assert!(slab.take().is_none(), "a slot is on the stack twice");
+        let mut indexes: Vec<u32> = all.iter().map(|s| s.index).collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        assert_eq!(indexes.len(), slab.slots as usize);
+    }
+
+    #[test]
+    fn pops_racing_pops_and_pushes_of_the_same_slot_keep_the_stack_whole() {
+        crate::queue::loom_models::check(|| {
+            let slab = Slab::new(2, 64, 1 << 20).expect("mapped");
+            // The free stack holds 0 above 1.
+            let (a, b) = (slab.take().unwrap(), slab.take().unwrap());
+            drop(b);
+            drop(a);
+            let popper = {
+                let slab = slab.clone();
+                thread::spawn(move || drop(slab.take()))
+            };
+            // Pops 0 and 1, pushes 0 back: the ABA a pop of 0 may race.
+            let x = slab.take();
+            let y = slab.take();
+            drop(x);
+            drop(y);
+            popper.join().unwrap();
+            assert_all_free(&slab);
+        });
+    }
+
+    #[test]
+    fn slots_released_on_one_thread_are_reused_on_others() {
+        crate::queue::loom_models::check(|| {
+            let slab = Slab::new(1, 64, 1 << 20).expect("mapped");
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let slab = slab.clone();
+                    thread::spawn(move || drop(slab.take()))
+                })
+                .collect();
+            drop(slab.take());
+            threads.into_iter().for_each(|t| t.join().unwrap());
+            assert_all_free(&slab);
+        });
     }
 }
