@@ -9,7 +9,11 @@
 //! argument adds options, e.g. event shaping:
 //! `-- logstash 10000 '{"drop_fields":["extra.pad"]}'`; an argument
 //! `context` gives every event a thread context of two keys (what the worker
-//! merges for a thread that set them).
+//! merges for a thread that set them). An argument naming a shape adds
+//! three members to every event: `dotted` (`"service.name"`, `"user.id"`,
+//! `"trace.id"`: ECS names an ECS layout nests), `undotted` (the same names
+//! with `_` instead of `.`: the control) or `nested` (the dotted names inside
+//! one object value, `"ctx":{...}`).
 
 use logstash_async::context::Contexts;
 use logstash_async::event::{AcceptedEvent, EventRef};
@@ -20,9 +24,18 @@ use std::sync::Arc;
 #[path = "../tests/reference/ecs.rs"]
 mod reference;
 
-/// The benchmark's event (benches/throughput.rs).
-fn event(i: u64) -> Vec<u8> {
-    let mut ev = format!(r#"{{"message":"benchmark event number {i:>10}","level":"INFO","logger_name":"bench","seq":{i},"pad":""}}"#)
+/// The benchmark's event (benches/throughput.rs), with the members of a
+/// shape (see above) before `seq`.
+fn event(i: u64, shape: &str) -> Vec<u8> {
+    let added = match shape {
+        "dotted" => format!(r#""service.name":"bench","user.id":{i},"trace.id":"t-{i}","#),
+        "undotted" => format!(r#""service_name":"bench","user_id":{i},"trace_id":"t-{i}","#),
+        "nested" => {
+            format!(r#""ctx":{{"service.name":"bench","user.id":{i},"trace.id":"t-{i}"}},"#)
+        }
+        _ => String::new(),
+    };
+    let mut ev = format!(r#"{{"message":"benchmark event number {i:>10}","level":"INFO","logger_name":"bench",{added}"seq":{i},"pad":""}}"#)
         .into_bytes();
     let pad = 200usize.saturating_sub(ev.len());
     let insert_at = ev.len() - 2;
@@ -44,6 +57,11 @@ fn main() {
         contexts.set("tenant", value("42")).unwrap();
     }
     let origin = contexts.origin();
+    const SHAPES: [&str; 3] = ["dotted", "undotted", "nested"];
+    let shape = rest
+        .iter()
+        .find(|a| SHAPES.contains(&a.as_str()))
+        .map_or("", String::as_str);
     let formatter = match kind.as_str() {
         "ecs" | "ecs-reference" => r#","formatter":"ecs""#,
         "logstash" => "",
@@ -52,7 +70,10 @@ fn main() {
     let mut options: serde_json::Value =
         serde_json::from_str(&format!(r#"{{"host":"127.0.0.1","port":1{formatter}}}"#))
             .expect("options");
-    if let Some(more) = rest.iter().find(|a| *a != "context") {
+    if let Some(more) = rest
+        .iter()
+        .find(|a| *a != "context" && !SHAPES.contains(&a.as_str()))
+    {
         let more: serde_json::Value = serde_json::from_str(more).expect("options: a JSON object");
         for (k, v) in more.as_object().expect("options: a JSON object") {
             options[k] = v.clone();
@@ -66,7 +87,7 @@ fn main() {
         .map(|i| AcceptedEvent {
             unix_ms: 1_700_000_000_000 + i as i64,
             thread_name: thread.clone(),
-            json: event(i).into(),
+            json: event(i, shape).into(),
         })
         .collect();
     let mut out = Vec::with_capacity(1 << 20);

@@ -7,10 +7,12 @@
 //!
 //! It applies when the extra prefix is a plain name (no dot, not a top-level
 //! or ECS name): then no field can merge with another, and the layout's
-//! fields are a fixed set. It leaves to the general path the events whose
-//! extras merge: extras nested under the prefix by the event itself, dotted
-//! extra names (they nest), and without a prefix, extras named like an ECS
-//! object.
+//! fields are a fixed set. Under a prefix, extras that merge (dotted names,
+//! which nest, and names a dotted extra of the configuration nests under)
+//! are merged and expanded as the general path does, for the prefix object
+//! alone. It leaves to the general path the events that nest extras under
+//! the prefix themselves, and without a prefix, events with dotted extras or
+//! extras named like an ECS object.
 
 use super::canonical::write_value;
 use super::dotted::{expand, is_dotted_path};
@@ -89,8 +91,12 @@ pub(super) struct FastWriter {
     /// every event then.
     base_fits: bool,
     /// The first segments of the dotted extras of the configuration: an
-    /// event extra named so merges with them (the general path's case).
+    /// event extra named so merges with them.
     base_dotted_roots: Vec<String>,
+    /// Under a prefix: the configuration's extras as the general path
+    /// merges them (keys as given, values expanded; renamed names apart),
+    /// for events whose extras merge (`merged_prefix_object`).
+    base_map: Map<String, Value>,
     prefix: Option<String>,
     /// Bit i set: base_renamed[i] is Some.
     base_renamed_mask: u32,
@@ -143,6 +149,7 @@ impl FastWriter {
             base_overrides: Vec::new(),
             base_fits: true,
             base_dotted_roots: Vec::new(),
+            base_map: Map::new(),
             prefix: prefix.map(str::to_owned),
             thread_names: ThreadNameJson::default(),
             timestamps: TimestampWriter::default(),
@@ -158,6 +165,7 @@ impl FastWriter {
         self.base_overrides.clear();
         self.base_fits = true;
         self.base_dotted_roots.clear();
+        self.base_map.clear();
         let flat = self.prefix.is_none();
         let serialise = |v: &Value| serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned());
         let mut extras = Map::new();
@@ -175,6 +183,9 @@ impl FastWriter {
                     if is_dotted_path(key) {
                         let root = key.split('.').next().expect("one segment at least");
                         self.base_dotted_roots.push(root.to_owned());
+                    }
+                    if !flat {
+                        self.base_map.insert(key.clone(), value.clone());
                     }
                     extras.insert(key.clone(), value.clone());
                 }
@@ -201,6 +212,8 @@ impl FastWriter {
         }
         let prefix = self.prefix.as_deref();
         let thread_name = self.thread_names.get(ev.thread_name);
+        // The prefix object, when the extras merge (written by serde_json).
+        let merged_prefix: String;
 
         let mut fields: [Field; SLOTS] =
             std::array::from_fn(|i| match self.defaults[i].as_deref() {
@@ -216,6 +229,7 @@ impl FastWriter {
         let mut renamed_mask = 0u32;
         let mut event_extra: Vec<ExtraField> = self.scratch.take();
         let mut general = false;
+        let mut merging = false;
         // The last of duplicate keys wins, as in the parsed map.
         let mut member = |m: Member<'a>| {
             let Some(key) = m.decoded_key() else {
@@ -230,12 +244,17 @@ impl FastWriter {
                 renamed[i] = Some(m.value);
                 renamed_mask |= 1 << i;
             } else {
-                // A dotted extra nests; without a prefix one named as an ECS
-                // object merges with it, and under the prefix one named as a
-                // dotted extra of the configuration: the general path's cases.
-                general |= key.bytes().any(|b| b == b'.')
-                    || (prefix.is_none() && is_slot_root(&key))
+                // A dotted extra nests, and one named as the root of a dotted
+                // extra of the configuration merges with it: under the prefix
+                // the prefix object is merged (below); without one, and for
+                // an extra named as an ECS object, the general path writes.
+                let merges = key.bytes().any(|b| b == b'.')
                     || self.base_dotted_roots.iter().any(|root| **root == *key);
+                if prefix.is_some() {
+                    merging |= merges;
+                } else {
+                    general |= merges || is_slot_root(&key);
+                }
                 event_extra.push((key, m.value));
             }
         };
@@ -264,6 +283,16 @@ impl FastWriter {
             fields[*slot] = Field::Ready(v);
         }
         sort_last_wins(&mut event_extra);
+        if merging {
+            match self.merged_prefix_object(&event_extra) {
+                Some(text) => merged_prefix = text,
+                None => {
+                    self.scratch.keep(event_extra);
+                    return false;
+                }
+            }
+            fields[PREFIX] = Field::Ready(&merged_prefix);
+        }
 
         out.push(b'{');
         // Ids of the objects open, outermost first.
@@ -328,6 +357,20 @@ impl FastWriter {
         out.push(b'}');
         self.scratch.keep(event_extra);
         true
+    }
+}
+
+impl FastWriter {
+    /// The prefix object of an event whose extras merge, as the general path
+    /// makes it: the configuration's extras, the event's over them, dotted
+    /// names expanded (in key order, `dotted::expand`). None if a value does
+    /// not parse (never for an accepted event).
+    fn merged_prefix_object(&self, event_extra: &[ExtraField<'_>]) -> Option<String> {
+        let mut extra = self.base_map.clone();
+        for (key, value) in event_extra {
+            extra.insert(key.to_string(), serde_json::from_str(value).ok()?);
+        }
+        serde_json::to_string(&expand(Value::Object(extra))).ok()
     }
 }
 
