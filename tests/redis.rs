@@ -272,7 +272,7 @@ fn a_server_that_never_answers_the_greeting_does_not_stop_ingest() {
     let db = dir.path().join("buffer.db");
     let cfg = config(
         port,
-        json!({"socket_timeout": 3.0, "max_queue_events": 2_000,
+        json!({"socket_timeout": 10.0, "max_queue_events": 2_000,
                "database_path": db.to_str().unwrap()}),
     );
     let client = Client::from_json(cfg.as_bytes()).unwrap();
