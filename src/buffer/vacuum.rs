@@ -6,7 +6,9 @@
 //! worker runs VACUUM, which rewrites only the live pages into a new file
 //! (cheap then: a few MiB at most), and truncates the WAL. Checked after
 //! deletions: at once when the buffer became empty, else at most once a
-//! second. Incremental auto-vacuum was not chosen: it needs the setting
+//! second. A truncation that found the background checkpoint in its way is
+//! tried again once a second (`finish_reclaim`, from the worker's loop), so
+//! the WAL the VACUUM filled does not stay at its size. Incremental auto-vacuum was not chosen: it needs the setting
 //! before the first table exists (existing files would need a VACUUM
 //! anyway) and moves pages on every commit while the file is busy.
 
@@ -32,6 +34,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// When to look, and the thresholds (smaller in unit tests).
 pub(super) struct Reclaim {
     next_check: Instant,
+    /// The WAL still holds a VACUUM's copy: truncate it when no one is in the way.
+    truncate_pending: bool,
     pub(super) min_free_bytes: u64,
     pub(super) max_live_bytes: u64,
 }
@@ -40,6 +44,7 @@ impl Default for Reclaim {
     fn default() -> Reclaim {
         Reclaim {
             next_check: Instant::now(),
+            truncate_pending: false,
             min_free_bytes: MIN_FREE_BYTES,
             max_live_bytes: MAX_LIVE_BYTES,
         }
@@ -80,18 +85,44 @@ impl Buffer {
             return Err(e.into());
         }
         // The WAL now holds the whole new database: copy it back (the file
-        // shrinks then) and truncate the WAL, unless a reader is in the way
-        // (then the background checkpoints do it later).
-        self.conn.busy_timeout(CHECKPOINT_BUSY_TIMEOUT)?;
-        let checkpoint = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-        self.conn.busy_timeout(BUSY_TIMEOUT)?;
-        checkpoint?;
+        // shrinks then) and truncate the WAL, unless a reader or the
+        // background checkpoint is in the way (then later: finish_reclaim).
+        self.reclaim.truncate_pending = true;
+        self.truncate_wal()?;
         Ok(Some(Reclaimed {
             bytes_before,
             bytes_after: self.file_bytes(),
         }))
+    }
+
+    /// Truncates a WAL a VACUUM filled, if that was in someone's way before;
+    /// at most once a second. Never waits long (see `truncate_wal`).
+    pub fn finish_reclaim(&mut self) -> Result<()> {
+        if !self.reclaim.truncate_pending {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if now < self.reclaim.next_check {
+            return Ok(());
+        }
+        self.reclaim.next_check = now + CHECK_INTERVAL;
+        self.truncate_wal()
+    }
+
+    /// A TRUNCATE checkpoint waiting at most CHECKPOINT_BUSY_TIMEOUT for
+    /// readers and the background checkpoint; done unless SQLite says busy.
+    fn truncate_wal(&mut self) -> Result<()> {
+        self.conn.busy_timeout(CHECKPOINT_BUSY_TIMEOUT)?;
+        let busy = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            });
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        if busy? == 0 {
+            self.reclaim.truncate_pending = false;
+        }
+        Ok(())
     }
 
     /// The database file and its WAL, in bytes.
@@ -161,6 +192,46 @@ mod tests {
         drop(b);
         let (b, _) = Buffer::open_file(&path).unwrap();
         assert_eq!(b.totals().unwrap().events, 2);
+    }
+
+    #[test]
+    fn a_wal_truncation_in_someones_way_is_finished_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.db");
+        let (mut b, _) = Buffer::open_file(&path).unwrap();
+        b.reclaim.min_free_bytes = 4 << 20;
+        b.reclaim.max_live_bytes = 1 << 20;
+        let idle = b.file_bytes();
+        let mut ids = Vec::new();
+        for i in 0..200 {
+            ids.extend(
+                b.insert(&mut vec![NewChunk {
+                    lines: vec![b'x'; 60_000],
+                    count: 1,
+                    newest_ms: i,
+                }])
+                .unwrap(),
+            );
+        }
+        b.delete(&ids).unwrap();
+        // A reader holding a snapshot (as `inspect` may, or the background
+        // checkpoint's connection): the VACUUM runs, the WAL stays.
+        let reader = rusqlite::Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .unwrap();
+        let reclaimed = b.reclaim_space(true).unwrap().expect("a VACUUM");
+        assert!(reclaimed.bytes_after > idle + (4 << 20), "{reclaimed:?}");
+        assert!(b.reclaim.truncate_pending);
+        // Not before a second has passed, then done once the reader is gone.
+        reader.execute_batch("COMMIT").unwrap();
+        b.finish_reclaim().unwrap();
+        assert!(b.reclaim.truncate_pending, "at most once a second");
+        b.reclaim.next_check = std::time::Instant::now();
+        b.finish_reclaim().unwrap();
+        assert!(!b.reclaim.truncate_pending);
+        assert!(b.file_bytes() < idle + (1 << 20), "{}", b.file_bytes());
     }
 
     #[test]

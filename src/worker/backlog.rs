@@ -328,6 +328,15 @@ impl Backlog {
         }
     }
 
+    /// From the worker's loop: finishes giving space back when the WAL's
+    /// truncation had to wait (cheap when there is nothing to finish).
+    pub fn finish_reclaim(&mut self) {
+        if let Err(e) = self.buffer.finish_reclaim() {
+            self.shared
+                .database_error("give free space back to the file system", &e);
+        }
+    }
+
     /// Switches to `memory` after the database file failed. This session's
     /// chunks stay in the file for the next handle: counted as done, but
     /// "stored, not sent" (flush and shutdown say so). Ids of the old file

@@ -127,6 +127,7 @@ impl Worker {
                 .backlog
                 .expire_due(now, &|id| self.window.removable(id));
             self.window.removed(&expired);
+            self.backlog.finish_reclaim();
             if self.recovery.retry_due(now, self.window.has_in_flight()) {
                 self.retry_file();
             }
