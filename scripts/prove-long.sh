@@ -14,13 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
-step() {
-  local name=$1 from=$SECONDS
-  shift
-  echo "--- $name"
-  "$@"
-  echo "--- $name: $((SECONDS - from)) s"
-}
+# shellcheck source=scripts/lib/step.sh
+source scripts/lib/step.sh
 step "loom models (bound ${LOOM_MAX_PREEMPTIONS:=3})" env LOOM_MAX_PREEMPTIONS="$LOOM_MAX_PREEMPTIONS" bash scripts/loom.sh
 step "fuzz (${FUZZ_SECONDS:=60} s per target)" env FUZZ_SECONDS="$FUZZ_SECONDS" bash scripts/fuzz.sh
 step "AddressSanitizer + LeakSanitizer (full)" bash scripts/asan.sh full

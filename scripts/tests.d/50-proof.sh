@@ -10,13 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 started=$SECONDS
-step() {
-  local name=$1 from=$SECONDS
-  shift
-  echo "--- $name"
-  "$@"
-  echo "--- $name: $((SECONDS - from)) s"
-}
+# shellcheck source=scripts/lib/step.sh
+source scripts/lib/step.sh
 cleanup() {
   [ "${PROOF_KEEP_BUILDS:-}" = 1 ] || rm -rf fuzz/target target/asan
 }

@@ -139,12 +139,12 @@ impl Buffer {
 #[cfg(test)]
 mod tests {
     use crate::buffer::{Buffer, NewChunk};
+    use std::path::Path;
 
-    #[test]
-    fn a_drained_file_shrinks_back_and_keeps_what_is_left() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("q.db");
-        let (mut b, _) = Buffer::open_file(&path).unwrap();
+    /// A file buffer with small reclaim thresholds, its idle size, and the
+    /// ids of the 200 rows of 60 kB an outage then left in it.
+    fn outage(path: &Path) -> (Buffer, u64, Vec<i64>) {
+        let (mut b, _) = Buffer::open_file(path).unwrap();
         b.reclaim.min_free_bytes = 4 << 20;
         b.reclaim.max_live_bytes = 1 << 20;
         let idle = b.file_bytes();
@@ -159,6 +159,14 @@ mod tests {
                 .unwrap(),
             );
         }
+        (b, idle, ids)
+    }
+
+    #[test]
+    fn a_drained_file_shrinks_back_and_keeps_what_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.db");
+        let (mut b, idle, ids) = outage(&path);
         let full = b.file_bytes();
         assert!(full > 12 << 20, "{full}");
         // Not while the backlog is big.
@@ -198,21 +206,7 @@ mod tests {
     fn a_wal_truncation_in_someones_way_is_finished_later() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("q.db");
-        let (mut b, _) = Buffer::open_file(&path).unwrap();
-        b.reclaim.min_free_bytes = 4 << 20;
-        b.reclaim.max_live_bytes = 1 << 20;
-        let idle = b.file_bytes();
-        let mut ids = Vec::new();
-        for i in 0..200 {
-            ids.extend(
-                b.insert(&mut vec![NewChunk {
-                    lines: vec![b'x'; 60_000],
-                    count: 1,
-                    newest_ms: i,
-                }])
-                .unwrap(),
-            );
-        }
+        let (mut b, idle, ids) = outage(&path);
         b.delete(&ids).unwrap();
         // A reader holding a snapshot (as `inspect` may, or the background
         // checkpoint's connection): the VACUUM runs, the WAL stays.

@@ -83,3 +83,24 @@ pub fn wait_for_error(client: &Client) -> String {
     assert!(stats.send_errors > 0, "an error is counted: {stats:?}");
     stats.last_error.expect("last_error is set")
 }
+
+/// A receiver that never answers: a listener that never accepts (the
+/// kernel completes TCP connects into its backlog; nothing is ever read or
+/// written). Its port, and the listener to keep alive meanwhile.
+pub fn silent_receiver() -> (u16, std::net::TcpListener) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (listener.local_addr().unwrap().port(), listener)
+}
+
+/// With a receiver that never answers and `max_queue_events` 2,000, the
+/// worker goes on moving events into its file: 40,000 events at 20,000/s
+/// (20 times the queue), none refused, all buffered, no connection made.
+pub fn assert_ingest_goes_on(client: &Client) {
+    super::emit_paced(client, 40_000, 20_000); // fails on any refusal
+    wait_until(Duration::from_secs(60), || {
+        client.stats().buffered == 40_000
+    });
+    let s = client.stats();
+    assert_eq!((s.dropped_queue_full, s.buffered), (0, 40_000), "{s:?}");
+    assert_eq!(s.connects, 0, "no connection completed: {s:?}");
+}

@@ -215,27 +215,34 @@ impl TcpTransport {
     /// Retiring links: write, confirm, and close each once idle; one that
     /// fails voids its unconfirmed writes like any link.
     fn poll_retiring(&mut self, now: Instant) {
-        for (i, mut link) in std::mem::take(&mut self.retiring) {
-            if let Err(e) = link.pump(self.timeout) {
-                self.void(i, Some(link), e);
-                continue;
-            }
-            if let Err(dead) = link.conn.check_alive() {
-                self.ended(i, Some(link), dead);
-                continue;
-            }
-            for ticket in link.confirm(now, true) {
-                self.outcomes.push(Outcome::Done {
-                    ticket,
-                    rejected: 0,
-                });
-            }
-            if link.is_idle() {
-                link.close();
-            } else {
-                self.retiring.push((i, link));
+        for (i, link) in std::mem::take(&mut self.retiring) {
+            match self.service(i, link, now) {
+                Some(link) if link.is_idle() => link.close(),
+                Some(link) => self.retiring.push((i, link)),
+                None => {}
             }
         }
+    }
+
+    /// One turn of a busy link of host `i`: writes what it holds, sees
+    /// whether the receiver is still there, confirms what the rules allow.
+    /// None when it ended (its writes confirmed or voided, and reported).
+    fn service(&mut self, i: usize, mut link: Link, now: Instant) -> Option<Link> {
+        if let Err(e) = link.pump(self.timeout) {
+            self.void(i, Some(link), e);
+            return None;
+        }
+        if let Err(dead) = link.conn.check_alive() {
+            self.ended(i, Some(link), dead);
+            return None;
+        }
+        for ticket in link.confirm(now, true) {
+            self.outcomes.push(Outcome::Done {
+                ticket,
+                rejected: 0,
+            });
+        }
+        Some(link)
     }
 
     /// Link `i` died: close it and void its unconfirmed writes (they are sent
@@ -384,26 +391,8 @@ impl Transport for TcpTransport {
     fn poll(&mut self, now: Instant, out: &mut Vec<Outcome>) {
         self.take_connections(now);
         for i in 0..self.links.len() {
-            let timeout = self.timeout;
-            let Some(link) = self.links[i].as_mut() else {
-                continue;
-            };
-            if link.is_idle() {
-                continue;
-            }
-            if let Err(e) = link.pump(timeout) {
-                self.fail(i, e);
-                continue;
-            }
-            if let Err(dead) = link.conn.check_alive() {
-                self.end(i, dead);
-                continue;
-            }
-            for ticket in link.confirm(now, true) {
-                self.outcomes.push(Outcome::Done {
-                    ticket,
-                    rejected: 0,
-                });
+            if let Some(link) = self.links[i].take_if(|l| !l.is_idle()) {
+                self.links[i] = self.service(i, link, now);
             }
         }
         self.poll_retiring(now);
