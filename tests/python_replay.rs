@@ -102,6 +102,15 @@ fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `logstash-async replay --python-database DB --port PORT` with `more`
+/// options: its exit code, stdout and stderr.
+fn replay(db: &str, port: u16, more: &[&str]) -> (i32, String, String) {
+    let port = port.to_string();
+    let mut args = vec!["replay", "--python-database", db, "--port", &port];
+    args.extend_from_slice(more);
+    run(&args)
+}
+
 fn staging_files() -> usize {
     std::fs::read_dir(std::env::temp_dir())
         .unwrap()
@@ -162,16 +171,7 @@ fn a_python_database_is_replayed_over_tcp_every_row_once_then_deleted() {
         support::seqs(&texts)
     };
     let sink = TcpSink::start();
-    let port = sink.port.to_string();
-    let (code, out, err) = run(&[
-        "replay",
-        "--python-database",
-        db.to_str().unwrap(),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port,
-    ]);
+    let (code, out, err) = replay(db.to_str().unwrap(), sink.port, &["--host", "127.0.0.1"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("replayed 500 events from") && out.contains("python-logstash-async"),
@@ -207,16 +207,7 @@ fn a_receiver_that_is_down_or_refuses_keeps_every_row() {
     let path = db.to_str().unwrap();
 
     // Down: nothing delivered, nothing deleted.
-    let port = free_port().to_string();
-    let (code, _, err) = run(&[
-        "replay",
-        "--python-database",
-        path,
-        "--port",
-        &port,
-        "--timeout",
-        "3",
-    ]);
+    let (code, _, err) = replay(path, free_port(), &["--timeout", "3"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("200 left in"), "{err}");
     assert_eq!(rows(&db), 200);
@@ -232,18 +223,11 @@ fn a_receiver_that_is_down_or_refuses_keeps_every_row() {
         r#"{"transport": "logstash_async.transport.HttpTransport", "path": "logs"}"#,
     )
     .unwrap();
-    let port = server.port.to_string();
-    let (code, _, err) = run(&[
-        "replay",
-        "--python-database",
+    let (code, _, err) = replay(
         path,
-        "--config",
-        config.to_str().unwrap(),
-        "--port",
-        &port,
-        "--timeout",
-        "10",
-    ]);
+        server.port,
+        &["--config", config.to_str().unwrap(), "--timeout", "10"],
+    );
     assert_eq!(code, 1, "{err}");
     assert!(
         err.contains("refused") && err.contains("200 left in"),
@@ -283,32 +267,14 @@ fn any_transport_delivers_them_beats_and_http() {
             )
             .unwrap();
             let server = BeatsServer::start(Behaviour::default());
-            let port = server.port.to_string();
-            let (code, out, err) = run(&[
-                "replay",
-                "--python-database",
-                path,
-                "--config",
-                &config,
-                "--port",
-                &port,
-            ]);
+            let (code, out, err) = replay(path, server.port, &["--config", &config]);
             assert_eq!(code, 0, "{out}{err}");
             let mut acked = server.wait_acked(300, LONG);
             acked.sort_unstable();
             assert_eq!(acked, (0..300).collect::<Vec<u64>>());
         } else {
             let server = HttpServer::start(&[], None);
-            let port = server.port.to_string();
-            let (code, out, err) = run(&[
-                "replay",
-                "--python-database",
-                path,
-                "--config",
-                &config,
-                "--port",
-                &port,
-            ]);
+            let (code, out, err) = replay(path, server.port, &["--config", &config]);
             assert_eq!(code, 0, "{out}{err}");
             let events = server.wait_for_events(300, LONG);
             let mut seqs = support::event_seqs(&events);
